@@ -1,0 +1,644 @@
+"""The one code path every Condoit door uses: validate, then upsert in batches.
+
+An :class:`Ingestor` receives raw records (from a file, a pulled page or a pushed event),
+validates each one (``schema``), and writes them set-based per kind: one query to read the
+mirrored digests, one INSERT … ON CONFLICT DO UPDATE for the new and changed rows, and a few
+set-based statements for children (conductors, photos) and links (feeds-from). A record that
+fails validation is rejected on the sync run with its reason and nothing of it is written;
+the rest of the batch lands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from equipment.choices import EquipmentType
+from equipment.models import (
+    Conductor,
+    Equipment,
+    EquipmentClassMapping,
+    MaintenanceRecord,
+    MaterialMapping,
+    Photo,
+    normalize_key,
+)
+from facilities.choices import ChangeSource, RecordKind, SyncSource, SyncStatus
+from facilities.models import Facility, FieldOverride, RejectedRecord, SyncRun
+from facilities.services import changes_record
+
+from .schema import CLEANERS, RecordError, record_id_of
+
+log = logging.getLogger(__name__)
+
+KINDS = (RecordKind.FACILITY, RecordKind.EQUIPMENT, RecordKind.MAINTENANCE)
+MODELS = {
+    RecordKind.FACILITY: Facility,
+    RecordKind.EQUIPMENT: Equipment,
+    RecordKind.MAINTENANCE: MaintenanceRecord,
+}
+_CHANGE_SOURCE = {
+    SyncSource.FILE: ChangeSource.FILE,
+    SyncSource.PULL: ChangeSource.PULL,
+    SyncSource.PUSH: ChangeSource.PUSH,
+    SyncSource.RERUN: ChangeSource.FILE,
+}
+# Fields of the clean dicts that are not columns of the model itself.
+_NOT_COLUMNS = {"conductors", "photos", "facility_external_id", "equipment_external_id"}
+
+
+class MissingParent(Exception):
+    """A record's facility/equipment is not mirrored (push answers 409)."""
+
+    def __init__(self, kind: str, field_name: str, parent_id: str):
+        super().__init__(f"{field_name} {parent_id!r} is not mirrored yet")
+        self.kind = kind
+        self.field = field_name
+        self.parent_id = parent_id
+
+
+def digest(record: Any) -> str:
+    return hashlib.blake2b(
+        orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).hexdigest()
+
+
+def json_safe(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(slots=True)
+class _Item:
+    clean: dict
+    raw: Any
+    line: int | None
+    hash: str
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass
+class Outcome:
+    kind: str
+    external_id: str
+    result: str  # created | updated | deleted | unchanged | stale | rejected
+    field: str = ""
+    reason: str = ""
+
+
+class Ingestor:
+    """Validate and upsert Condoit records in batches, recording one sync run.
+
+    ``missing_parent`` says what happens to a record whose facility/equipment is not
+    mirrored: ``"defer"`` (files: retried once the whole file is in), ``"reject"``, or
+    ``"raise"`` (:class:`MissingParent`, for pushed events).
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        label: str = "",
+        missing_parent: str = "reject",
+        batch_size: int | None = None,
+        now: datetime | None = None,
+        run: SyncRun | None = None,
+        track_outcomes: bool = False,
+    ):
+        self.source = source
+        self.change_source = _CHANGE_SOURCE.get(source, ChangeSource.FILE)
+        self.missing_parent = missing_parent
+        self.batch_size = batch_size or settings.IMPORT_BATCH_SIZE
+        self.now = now or timezone.now()
+        self.run = run or SyncRun.objects.create(source=source, label=label[:500])
+        self.counts = Counts()
+        self._flushed = Counts()
+        self._buffers: dict[str, list[_Item]] = {k: [] for k in KINDS}
+        self._rejections: list[RejectedRecord] = []
+        self._spill = None
+        self._spilled = 0
+        self.unmapped_classes: Counter[str] = Counter()
+        self.unmapped_materials: Counter[str] = Counter()
+        self.stale = 0
+        self.duplicates = 0
+        self.track_outcomes = track_outcomes
+        self.outcomes: list[Outcome] = []
+        self.class_map = dict(EquipmentClassMapping.objects.values_list("condoit_class", "type"))
+        self.material_map = dict(MaterialMapping.objects.values_list("code", "material"))
+        self._raw_max = settings.REJECTED_RAW_MAX_BYTES
+
+    # --- intake -----------------------------------------------------------------------------
+
+    def add(self, kind: str, record: Any, *, line: int | None = None) -> None:
+        cleaner = CLEANERS.get(kind)
+        if cleaner is None:
+            self.reject(
+                kind="",
+                record=record,
+                field="kind",
+                reason=f"unknown record kind {str(kind)[:50]!r}",
+                line=line,
+            )
+            return
+        try:
+            clean = cleaner(record, now=self.now)
+        except RecordError as exc:
+            self.reject(kind=kind, record=record, field=exc.field, reason=exc.reason, line=line)
+            return
+        self._buffers[kind].append(_Item(clean, record, line, digest(record)))
+        if len(self._buffers[kind]) >= self.batch_size:
+            self.flush()
+
+    def reject(
+        self,
+        *,
+        kind: str,
+        record: Any,
+        field: str,
+        reason: str,
+        line: int | None = None,
+        raw_text: str | None = None,
+    ) -> None:
+        if raw_text is None:
+            try:
+                raw_text = orjson.dumps(record).decode()
+            except TypeError:
+                raw_text = repr(record)
+        truncated = len(raw_text.encode()) > self._raw_max
+        if truncated:
+            raw_text = raw_text.encode()[: self._raw_max].decode(errors="ignore")
+        rid = record_id_of(record)
+        self._rejections.append(
+            RejectedRecord(
+                sync_run=self.run,
+                kind=kind,
+                record_id=rid,
+                line=line,
+                field=field[:200],
+                reason=reason,
+                raw=raw_text,
+                raw_truncated=truncated,
+            )
+        )
+        self.counts.rejected += 1
+        if self.track_outcomes:
+            self.outcomes.append(Outcome(kind, rid, "rejected", field, reason))
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything buffered: facilities, then equipment, then maintenance."""
+        with transaction.atomic():
+            for kind in KINDS:
+                items = self._buffers[kind]
+                if items:
+                    self._buffers[kind] = []
+                    self._write_kind(kind, items)
+            self._write_bookkeeping()
+
+    def _write_bookkeeping(self) -> None:
+        if self._rejections:
+            RejectedRecord.objects.bulk_create(self._rejections, batch_size=500)
+            self._rejections = []
+        delta = {
+            name: getattr(self.counts, name) - getattr(self._flushed, name)
+            for name in ("created", "updated", "unchanged", "rejected", "deleted")
+        }
+        if any(delta.values()):
+            SyncRun.objects.filter(pk=self.run.pk).update(
+                **{name: F(name) + value for name, value in delta.items() if value}
+            )
+            self._flushed = Counts(**self.counts.as_dict())
+
+    def _write_kind(self, kind: str, items: list[_Item]) -> None:
+        items = self._dedupe(items)
+        model = MODELS[kind]
+        ids = [it.clean["external_id"] for it in items]
+        existing = {
+            row[0]: row[1:]
+            for row in model.objects.filter(external_id__in=ids).values_list(
+                "external_id", "pk", "content_hash", "condoit_updated_at", "deleted_at"
+            )
+        }
+        if kind == RecordKind.EQUIPMENT:
+            items = self._resolve_parents(
+                kind, items, Facility, "facility_external_id", "facility_id", "facilityId"
+            )
+            self._map_equipment(items)
+        elif kind == RecordKind.MAINTENANCE:
+            items = self._resolve_parents(
+                kind, items, Equipment, "equipment_external_id", "equipment_id", "equipmentId"
+            )
+
+        to_write: list[tuple[_Item, str]] = []
+        for it in items:
+            ext = it.clean["external_id"]
+            prev = existing.get(ext)
+            if prev is not None:
+                _, prev_hash, prev_updated, prev_deleted = prev
+                if prev_hash == it.hash:
+                    self._outcome(kind, ext, "unchanged")
+                    continue
+                if it.clean["condoit_updated_at"] < prev_updated:
+                    self.stale += 1
+                    self._outcome(kind, ext, "stale")
+                    continue
+                if it.clean["deleted_at"] is not None and prev_deleted is None:
+                    result = "deleted"
+                else:
+                    result = "updated"
+            else:
+                result = "deleted" if it.clean["deleted_at"] is not None else "created"
+            to_write.append((it, result))
+        if not to_write:
+            return
+        try:
+            with transaction.atomic():
+                self._write_rows(kind, to_write)
+        except DatabaseError as exc:
+            # Should not happen after validation; isolate the offending record(s) so the
+            # rest of the batch still lands and the bad one is reported, never a crash.
+            log.warning("batch write of %s failed (%s); retrying one by one", kind, exc)
+            for pair in to_write:
+                try:
+                    with transaction.atomic():
+                        self._write_rows(kind, [pair])
+                except DatabaseError as one_exc:
+                    self.reject(
+                        kind=kind,
+                        record=pair[0].raw,
+                        field="record",
+                        reason=f"could not be stored: {type(one_exc).__name__}",
+                        line=pair[0].line,
+                    )
+                    self._uncount(pair[1])
+
+    def _outcome(self, kind: str, ext: str, result: str) -> None:
+        self.counts.unchanged += result in ("unchanged", "stale")
+        if self.track_outcomes:
+            self.outcomes.append(Outcome(kind, ext, result))
+
+    def _uncount(self, result: str) -> None:
+        setattr(self.counts, result, getattr(self.counts, result) - 1)
+        if self.track_outcomes:
+            self.outcomes.pop()
+
+    def _dedupe(self, items: list[_Item]) -> list[_Item]:
+        """Within one batch the same id twice: keep the newest (the later one on a tie)."""
+        best: dict[str, _Item] = {}
+        for it in items:
+            ext = it.clean["external_id"]
+            cur = best.get(ext)
+            if cur is not None:
+                self.duplicates += 1
+                self.counts.unchanged += 1
+                if it.clean["condoit_updated_at"] < cur.clean["condoit_updated_at"]:
+                    continue
+            best[ext] = it
+        return list(best.values()) if len(best) != len(items) else items
+
+    def _resolve_parents(self, kind, items, parent_model, key, fk, field_name):
+        wanted = {it.clean[key] for it in items}
+        found = dict(
+            parent_model.objects.filter(external_id__in=wanted).values_list("external_id", "pk")
+        )
+        kept = []
+        for it in items:
+            pk = found.get(it.clean[key])
+            if pk is not None:
+                it.clean[fk] = pk
+                kept.append(it)
+            elif self.missing_parent == "raise":
+                raise MissingParent(kind, field_name, it.clean[key])
+            elif self.missing_parent == "defer":
+                self._defer(kind, it)
+            else:
+                self.reject(
+                    kind=kind,
+                    record=it.raw,
+                    field=field_name,
+                    reason=f"references unknown {parent_model._meta.verbose_name} "
+                    f"{it.clean[key]!r}",
+                    line=it.line,
+                )
+        return kept
+
+    def _map_equipment(self, items: list[_Item]) -> None:
+        for it in items:
+            c = it.clean
+            mapped = self.class_map.get(normalize_key(c["equipment_class"]))
+            c["type"] = mapped or EquipmentType.OTHER
+            c["class_mapped"] = mapped is not None
+            if mapped is None:
+                self.unmapped_classes[c["equipment_class"]] += 1
+            for cond in c["conductors"]:
+                code = cond["material_code"]
+                cond["material"] = self.material_map.get(normalize_key(code), "")
+                if code and not cond["material"]:
+                    self.unmapped_materials[code] += 1
+
+    def _write_rows(self, kind: str, pairs: list[tuple[_Item, str]]) -> None:
+        model = MODELS[kind]
+        overrides = self._apply_overrides(kind, [it for it, _ in pairs])
+        objs = []
+        for it, _ in pairs:
+            values = {k: v for k, v in it.clean.items() if k not in _NOT_COLUMNS}
+            objs.append(
+                model(**values, content_hash=it.hash, synced_at=self.now, changed_at=self.now)
+            )
+        update_fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if not f.primary_key
+            and f.name not in ("external_id", "feeds_from", "life_years_override")
+            and f.name != "interval_months_override"
+        ]
+        model.objects.bulk_create(
+            objs,
+            update_conflicts=True,
+            unique_fields=["external_id"],
+            update_fields=update_fields,
+            batch_size=1000,
+        )
+        if overrides:
+            FieldOverride.objects.bulk_update(overrides, ["condoit_value"], batch_size=500)
+        if kind == RecordKind.EQUIPMENT:
+            pk_by_ext = {o.external_id: o.pk for o in objs}
+            if any(pk is None for pk in pk_by_ext.values()):
+                pk_by_ext = dict(
+                    Equipment.objects.filter(external_id__in=list(pk_by_ext)).values_list(
+                        "external_id", "pk"
+                    )
+                )
+            self._write_equipment_children([it for it, _ in pairs], pk_by_ext)
+        for _, result in pairs:
+            setattr(self.counts, result, getattr(self.counts, result) + 1)
+        if self.track_outcomes:
+            self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
+        changes_record(
+            kind=kind,
+            items=[(it.clean["external_id"], self._facility_of(kind, it)) for it, _ in pairs],
+            source=self.change_source,
+        )
+
+    def _facility_of(self, kind: str, it: _Item) -> str:
+        if kind == RecordKind.FACILITY:
+            return it.clean["external_id"]
+        if kind == RecordKind.EQUIPMENT:
+            return it.clean["facility_external_id"]
+        return ""
+
+    def _apply_overrides(self, kind: str, items: list[_Item]) -> list[FieldOverride]:
+        """Staff overrides win over Condoit: keep Condoit's value beside the override."""
+        ids = [it.clean["external_id"] for it in items]
+        found = list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
+        if not found:
+            return []
+        by_ext: dict[str, list[FieldOverride]] = {}
+        for ov in found:
+            by_ext.setdefault(ov.external_id, []).append(ov)
+        model = MODELS[kind]
+        for it in items:
+            for ov in by_ext.get(it.clean["external_id"], ()):
+                try:
+                    model_field = model._meta.get_field(ov.field)
+                except Exception:
+                    continue
+                if ov.field not in it.clean:
+                    continue
+                ov.condoit_value = json_safe(it.clean[ov.field])
+                it.clean[ov.field] = model_field.to_python(ov.value)
+        return found
+
+    def _write_equipment_children(self, items: list[_Item], pk_by_ext: dict[str, int]) -> None:
+        pks = list(pk_by_ext.values())
+        Conductor.objects.filter(equipment_id__in=pks).delete()
+        conductors = [
+            Conductor(equipment_id=pk_by_ext[it.clean["external_id"]], **cond)
+            for it in items
+            for cond in it.clean["conductors"]
+        ]
+        Conductor.objects.bulk_create(conductors, batch_size=2000)
+
+        photos = {
+            p["external_id"]: (pk_by_ext[it.clean["external_id"]], p)
+            for it in items
+            for p in it.clean["photos"]
+        }
+        Photo.objects.filter(equipment_id__in=pks).exclude(external_id__in=list(photos)).delete()
+        if photos:
+            known_urls = dict(
+                Photo.objects.filter(external_id__in=list(photos)).values_list("external_id", "url")
+            )
+            fresh, same = [], []
+            for ext, (eq_pk, p) in photos.items():
+                photo = Photo(equipment_id=eq_pk, **p)
+                (same if known_urls.get(ext) == p["url"] else fresh).append(photo)
+            if fresh:
+                Photo.objects.bulk_create(
+                    fresh,
+                    update_conflicts=True,
+                    unique_fields=["external_id"],
+                    update_fields=[
+                        "equipment", "url", "caption", "taken_at", "status", "image",
+                        "thumbnail", "content_type", "fetched_at", "error",
+                    ],
+                )  # fmt: skip
+            if same:
+                Photo.objects.bulk_create(
+                    same,
+                    update_conflicts=True,
+                    unique_fields=["external_id"],
+                    update_fields=["equipment", "caption", "taken_at"],
+                )
+        # Feeds-from: resolve these rows' links, and links elsewhere that waited for them.
+        target = Equipment.objects.filter(external_id=OuterRef("feeds_from_external_id"))
+        Equipment.objects.filter(pk__in=pks).update(feeds_from_id=Subquery(target.values("pk")[:1]))
+        Equipment.objects.filter(
+            feeds_from__isnull=True, feeds_from_external_id__in=list(pk_by_ext)
+        ).update(feeds_from_id=Subquery(target.values("pk")[:1]))
+
+    # --- deferral (files are one unit for references) ----------------------------------------
+
+    def _defer(self, kind: str, it: _Item) -> None:
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile()
+        self._spill.write(orjson.dumps({"k": kind, "r": it.raw, "l": it.line}) + b"\n")
+        self._spilled += 1
+
+    def _replay_deferred(self) -> None:
+        spill, self._spill = self._spill, None
+        if spill is None:
+            return
+        self.missing_parent = "reject"
+        for kind in KINDS:  # parents before children
+            spill.seek(0)
+            for line in spill:
+                entry = orjson.loads(line)
+                if entry["k"] == kind:
+                    self.add(kind, entry["r"], line=entry["l"])
+            self.flush()
+        spill.close()
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def warnings(self) -> list[dict]:
+        out = [
+            {
+                "code": "unmapped_class",
+                "value": cls,
+                "count": n,
+                "message": f"Condoit class {cls!r} has no mapping; imported as 'other'",
+            }
+            for cls, n in sorted(self.unmapped_classes.items())
+        ]
+        out += [
+            {
+                "code": "unmapped_material",
+                "value": code,
+                "count": n,
+                "message": f"Conductor material {code!r} has no mapping; treated as unknown",
+            }
+            for code, n in sorted(self.unmapped_materials.items())
+        ]
+        if self.stale:
+            out.append(
+                {
+                    "code": "stale",
+                    "count": self.stale,
+                    "message": "Records older than the mirrored ones were not applied",
+                }
+            )
+        if self.duplicates:
+            out.append(
+                {
+                    "code": "duplicate_id",
+                    "count": self.duplicates,
+                    "message": "The same id came more than once; the newest was kept",
+                }
+            )
+        return out
+
+    def finish(self, *, error: str = "") -> SyncRun:
+        if not error:
+            self.flush()
+            self._replay_deferred()
+        else:
+            self._buffers = {k: [] for k in KINDS}
+            with transaction.atomic():
+                self._write_bookkeeping()
+        run = self.run
+        run.refresh_from_db()
+        run.finished_at = timezone.now()
+        run.warnings = _merge_warnings(run.warnings, self.warnings())
+        if error:
+            run.status = SyncStatus.FAILED
+            run.error = error
+        else:
+            run.status = SyncStatus.PARTIAL if run.rejected else SyncStatus.SUCCEEDED
+        run.save(update_fields=["finished_at", "warnings", "status", "error"])
+        return run
+
+
+def _merge_warnings(old: list[dict], new: list[dict]) -> list[dict]:
+    merged: dict[tuple, dict] = {}
+    for w in [*(old or []), *new]:
+        key = (w.get("code"), w.get("value"))
+        if key in merged and "count" in w:
+            merged[key] = {**w, "count": merged[key].get("count", 0) + w["count"]}
+        else:
+            merged[key] = w
+    return list(merged.values())
+
+
+def ingest_records(
+    records: Iterable[tuple[str, Any]],
+    *,
+    source: str = SyncSource.FILE,
+    label: str = "",
+    missing_parent: str = "defer",
+) -> SyncRun:
+    """Convenience: ingest (kind, record) pairs as one sync run."""
+    ing = Ingestor(source=source, label=label, missing_parent=missing_parent)
+    for kind, record in records:
+        ing.add(kind, record)
+    return ing.finish()
+
+
+def rerun_rejected(ids: list[int]) -> dict[str, int]:
+    """Re-run rejected records (after staff fixed a mapping or a parent arrived)."""
+    rejected = list(RejectedRecord.objects.filter(pk__in=ids, rerun_at__isnull=True))
+    ing = Ingestor(
+        source=SyncSource.RERUN,
+        label=f"re-run of {len(rejected)} rejected record(s)",
+        track_outcomes=True,
+    )
+    skipped = 0
+    attempted: list[tuple[RejectedRecord, int]] = []
+    for rec in rejected:
+        if rec.raw_truncated or rec.kind not in CLEANERS:
+            rec.rerun_outcome = "cannot re-run: raw record incomplete or kind unknown"
+            skipped += 1
+            continue
+        try:
+            raw = orjson.loads(rec.raw)
+        except orjson.JSONDecodeError:
+            rec.rerun_outcome = "cannot re-run: raw record is not JSON"
+            skipped += 1
+            continue
+        attempted.append((rec, len(ing.outcomes)))
+        ing.add(rec.kind, raw, line=rec.line)
+        ing.flush()
+    run = ing.finish()
+    now = timezone.now()
+    for rec, index in attempted:
+        outcome = ing.outcomes[index] if index < len(ing.outcomes) else None
+        rec.rerun_at = now
+        if outcome is None:
+            rec.rerun_outcome = "deferred"
+        elif outcome.result == "rejected":
+            rec.rerun_outcome = f"rejected again: {outcome.field} {outcome.reason}"[:500]
+        else:
+            rec.rerun_outcome = f"{outcome.result} (sync run #{run.pk})"
+    RejectedRecord.objects.bulk_update(rejected, ["rerun_at", "rerun_outcome"])
+    return {**run_counts(run), "skipped": skipped}
+
+
+def run_counts(run: SyncRun) -> dict[str, int]:
+    return {
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": run.unchanged,
+        "rejected": run.rejected,
+        "deleted": run.deleted,
+    }
