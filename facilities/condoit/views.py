@@ -1,5 +1,53 @@
+import orjson
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from masterbus.api.errors import ApiError, Conflict, ErrorCode
+from masterbus.api.signatures import verify
+
+from .events import EventConflict, EventInvalid, event_apply
 
 
 class CondoitEventsView(APIView):
-    """Placeholder until the push door lands."""
+    """Condoit's event bus pushes signed record events here."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="condoit_events",
+        request={"application/json": {"type": "object"}},
+        responses={
+            202: OpenApiResponse(description="Applied (first delivery)"),
+            200: OpenApiResponse(description="Already processed (repeat delivery)"),
+            400: OpenApiResponse(description="VALIDATION_ERROR"),
+            401: OpenApiResponse(description="AUTH_BAD_SIGNATURE"),
+            409: OpenApiResponse(description="CONFLICT: parent record not mirrored yet"),
+        },
+    )
+    def post(self, request):
+        body = request.body
+        verify(settings.CONDOIT_WEBHOOK_SECRET, request.headers.get("X-Condoit-Signature"), body)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body is not valid JSON") from None
+        try:
+            result = event_apply(payload)
+        except EventInvalid as exc:
+            raise ApiError(
+                400,
+                ErrorCode.VALIDATION_ERROR,
+                f"Invalid event: {exc.field} {exc.reason}",
+                {exc.field: [exc.reason]},
+            ) from None
+        except EventConflict as exc:
+            raise Conflict(str(exc), exc.details) from None
+        status = 200 if result.duplicate else 202
+        return Response(
+            {"status": "duplicate" if result.duplicate else "accepted", "outcome": result.outcome},
+            status=status,
+        )
