@@ -1,0 +1,51 @@
+import secrets
+import tempfile
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from facilities.condoit.files import import_file
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a demo: an admin login, a generated demo portfolio imported from a Condoit "
+        "export file, and the figures computed. Prints where to log in."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--facilities", type=int, default=12)
+        parser.add_argument("--equipment-per-facility", type=int, default=40)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, facilities, equipment_per_facility, seed, username, **options):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "demo-portfolio.json"
+            call_command(
+                "generate_demo_portfolio",
+                facilities=facilities,
+                equipment_per_facility=equipment_per_facility,
+                seed=seed,
+                out=str(path),
+                stdout=self.stdout,
+            )
+            run = import_file(path)
+        self.stdout.write(
+            f"Imported the demo portfolio: sync run #{run.pk} ({run.status}) created "
+            f"{run.created}, updated {run.updated}, unchanged {run.unchanged}, "
+            f"rejected {run.rejected}"
+        )
+
+        password = secrets.token_urlsafe(12)
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        self.stdout.write(self.style.SUCCESS("\nMasterBus demo is ready."))
+        self.stdout.write("  Admin:    http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"  Login:    {username} / {password}")
+        self.stdout.write("  Health:   http://127.0.0.1:8000/ready")
