@@ -105,6 +105,8 @@ def _check_document(path: Path, progress: ProgressFactory) -> None:
                 ):
                     raise FileFormatError(f"{path.name}: {prefix!r} must be an array")
         except ijson.JSONError as exc:
+            if not top_level_seen and _is_blank(path):
+                raise FileFormatError(f"{path.name}: the file is empty") from None
             raise FileFormatError(
                 f"{path.name}: not valid JSON ({exc}); nothing was imported"
             ) from None
@@ -112,6 +114,15 @@ def _check_document(path: Path, progress: ProgressFactory) -> None:
             raise FileFormatError(f"{path.name}: not UTF-8 text; nothing was imported") from None
     if not top_level_seen:
         raise FileFormatError(f"{path.name}: the file is empty")
+
+
+def _is_blank(path: Path) -> bool:
+    """True when the file holds nothing but whitespace (read in bounded chunks)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 16):
+            if chunk.strip():
+                return False
+    return True
 
 
 def _read_document(path: Path, ing: Ingestor, progress: ProgressFactory) -> None:
@@ -128,11 +139,13 @@ def _read_document(path: Path, ing: Ingestor, progress: ProgressFactory) -> None
 
 def _read_ndjson(path: Path, ing: Ingestor, progress: ProgressFactory) -> None:
     size = path.stat().st_size
+    seen_any = False
     with path.open("rb") as raw:
         fh = progress(raw, size, "records")
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
+            seen_any = True
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
@@ -140,23 +153,26 @@ def _read_ndjson(path: Path, ing: Ingestor, progress: ProgressFactory) -> None:
                     kind="",
                     record=None,
                     field="line",
-                    reason=f"line {number} is not valid JSON: {exc}",
+                    reason=f"not valid JSON: {exc}",
                     line=number,
                     raw_text=line.decode(errors="replace"),
                 )
                 continue
             if (
                 not isinstance(entry, dict)
-                or entry.get("kind") not in NDJSON_KINDS
+                or not isinstance(entry.get("kind"), str)
+                or entry["kind"] not in NDJSON_KINDS
                 or "record" not in entry
             ):
                 ing.reject(
                     kind="",
                     record=entry,
                     field="kind",
-                    reason=f'line {number} must be {{"kind": facility|equipment|'
-                    f'maintenanceRecord, "record": {{…}}}}',
+                    reason='must be {"kind": facility|equipment|'
+                    'maintenanceRecord, "record": {…}}',
                     line=number,
                 )
                 continue
             ing.add(entry["kind"], entry["record"], line=number)
+    if not seen_any:
+        raise FileFormatError(f"{path.name}: the file is empty")

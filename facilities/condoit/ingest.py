@@ -87,6 +87,8 @@ class _Item:
     raw: Any
     line: int | None
     hash: str
+    # Condoit's values of fields a staff override replaced (kept for a retried write).
+    condoit_values: dict | None = None
 
 
 @dataclass
@@ -175,7 +177,16 @@ class Ingestor:
         except RecordError as exc:
             self.reject(kind=kind, record=record, field=exc.field, reason=exc.reason, line=line)
             return
-        self._buffers[kind].append(_Item(clean, record, line, digest(record)))
+        try:
+            record_hash = digest(record)
+        except TypeError:  # e.g. an integer beyond 64 bits in a free-form object
+            self.reject(
+                kind=kind, record=None, field="record",
+                reason="contains a number MasterBus cannot store", line=line,
+                raw_text=repr(record)[: self._raw_max],
+            )  # fmt: skip
+            return
+        self._buffers[kind].append(_Item(clean, record, line, record_hash))
         if len(self._buffers[kind]) >= self.batch_size:
             self.flush()
 
@@ -254,11 +265,16 @@ class Ingestor:
             items = self._resolve_parents(
                 kind, items, Facility, "facility_external_id", "facility_id", "facilityId"
             )
-            self._map_equipment(items)
         elif kind == RecordKind.MAINTENANCE:
             items = self._resolve_parents(
                 kind, items, Equipment, "equipment_external_id", "equipment_id", "equipmentId"
             )
+        overrides = self._apply_overrides(kind, items)
+        if kind == RecordKind.EQUIPMENT:
+            # Typing follows the (possibly staff-edited) class; a staff type then wins.
+            self._map_equipment(items)
+            if any(ov.field in ("type", "class_mapped") for ov in overrides):
+                self._apply_overrides(kind, items, overrides)
 
         to_write: list[tuple[_Item, str]] = []
         for it in items:
@@ -284,7 +300,7 @@ class Ingestor:
             return
         try:
             with transaction.atomic():
-                self._write_rows(kind, to_write)
+                self._write_rows(kind, to_write, overrides)
         except DatabaseError as exc:
             # Should not happen after validation; isolate the offending record(s) so the
             # rest of the batch still lands and the bad one is reported, never a crash.
@@ -292,7 +308,7 @@ class Ingestor:
             for pair in to_write:
                 try:
                     with transaction.atomic():
-                        self._write_rows(kind, [pair])
+                        self._write_rows(kind, [pair], overrides)
                 except DatabaseError as one_exc:
                     self.reject(
                         kind=kind,
@@ -301,17 +317,11 @@ class Ingestor:
                         reason=f"could not be stored: {type(one_exc).__name__}",
                         line=pair[0].line,
                     )
-                    self._uncount(pair[1])
 
     def _outcome(self, kind: str, ext: str, result: str) -> None:
         self.counts.unchanged += result in ("unchanged", "stale")
         if self.track_outcomes:
             self.outcomes.append(Outcome(kind, ext, result))
-
-    def _uncount(self, result: str) -> None:
-        setattr(self.counts, result, getattr(self.counts, result) - 1)
-        if self.track_outcomes:
-            self.outcomes.pop()
 
     def _dedupe(self, items: list[_Item]) -> list[_Item]:
         """Within one batch the same id twice: keep the newest (the later one on a tie)."""
@@ -367,9 +377,10 @@ class Ingestor:
                 if code and not cond["material"]:
                     self.unmapped_materials[code] += 1
 
-    def _write_rows(self, kind: str, pairs: list[tuple[_Item, str]]) -> None:
+    def _write_rows(
+        self, kind: str, pairs: list[tuple[_Item, str]], overrides: list[FieldOverride]
+    ) -> None:
         model = MODELS[kind]
-        overrides = self._apply_overrides(kind, [it for it, _ in pairs])
         objs = []
         for it, _ in pairs:
             values = {k: v for k, v in it.clean.items() if k not in _NOT_COLUMNS}
@@ -401,15 +412,16 @@ class Ingestor:
                     )
                 )
             self._write_equipment_children([it for it, _ in pairs], pk_by_ext)
-        for _, result in pairs:
-            setattr(self.counts, result, getattr(self.counts, result) + 1)
-        if self.track_outcomes:
-            self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
         changes_record(
             kind=kind,
             items=[(it.clean["external_id"], self._facility_of(kind, it)) for it, _ in pairs],
             source=self.change_source,
         )
+        # Counted only once everything of these rows is written: a failed write counts nothing.
+        for _, result in pairs:
+            setattr(self.counts, result, getattr(self.counts, result) + 1)
+        if self.track_outcomes:
+            self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
 
     def _facility_of(self, kind: str, it: _Item) -> str:
         if kind == RecordKind.FACILITY:
@@ -418,10 +430,13 @@ class Ingestor:
             return it.clean["facility_external_id"]
         return ""
 
-    def _apply_overrides(self, kind: str, items: list[_Item]) -> list[FieldOverride]:
+    def _apply_overrides(
+        self, kind: str, items: list[_Item], found: list[FieldOverride] | None = None
+    ) -> list[FieldOverride]:
         """Staff overrides win over Condoit: keep Condoit's value beside the override."""
-        ids = [it.clean["external_id"] for it in items]
-        found = list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
+        if found is None:
+            ids = [it.clean["external_id"] for it in items]
+            found = list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
         if not found:
             return []
         by_ext: dict[str, list[FieldOverride]] = {}
@@ -436,7 +451,11 @@ class Ingestor:
                     continue
                 if ov.field not in it.clean:
                     continue
-                ov.condoit_value = json_safe(it.clean[ov.field])
+                if it.condoit_values is None:
+                    it.condoit_values = {}
+                if ov.field not in it.condoit_values:
+                    it.condoit_values[ov.field] = it.clean[ov.field]
+                ov.condoit_value = json_safe(it.condoit_values[ov.field])
                 it.clean[ov.field] = model_field.to_python(ov.value)
         return found
 
