@@ -155,6 +155,8 @@ class RecordChange(models.Model):
     source = models.CharField(max_length=16, choices=ChangeSource.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     recomputed_at = models.DateTimeField(null=True, blank=True)
+    # Set when VoltMetrics accepted the push of this change (voltmetrics.md "Outbox").
+    pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -163,7 +165,12 @@ class RecordChange(models.Model):
                 fields=["id"],
                 name="change_pending_recompute",
                 condition=models.Q(recomputed_at__isnull=True),
-            )
+            ),
+            models.Index(
+                fields=["id"],
+                name="change_pending_push",
+                condition=models.Q(pushed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -177,6 +177,8 @@ CONDOIT_MAX_RETRIES = env.int("CONDOIT_MAX_RETRIES", default=5)
 CONDOIT_BACKOFF_BASE = env.float("CONDOIT_BACKOFF_BASE", default=1.0)
 CONDOIT_BACKOFF_CAP = env.float("CONDOIT_BACKOFF_CAP", default=60.0)
 CONDOIT_SYNC_LOCK_TTL = env.int("CONDOIT_SYNC_LOCK_TTL", default=3600)
+# A pulled page larger than this is refused (the page fails; nothing of it is written).
+CONDOIT_MAX_PAGE_BYTES = env.int("CONDOIT_MAX_PAGE_BYTES", default=64 * 1024 * 1024)
 # Signed webhooks: |now - t| beyond this many seconds is refused.
 WEBHOOK_REPLAY_WINDOW = env.int("WEBHOOK_REPLAY_WINDOW", default=300)
 # Rejected records keep at most this many bytes of their raw JSON.
@@ -187,6 +189,29 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
 VOLTMETRICS_URL = env.str("VOLTMETRICS_URL", default="")
 VOLTMETRICS_API_KEY = env.str("VOLTMETRICS_API_KEY", default="")
 VOLTMETRICS_WEBHOOK_SECRET = env.str("VOLTMETRICS_WEBHOOK_SECRET", default="")
+# Connect and read timeouts (seconds) of each request to VoltMetrics.
+VOLTMETRICS_CONNECT_TIMEOUT = env.float("VOLTMETRICS_CONNECT_TIMEOUT", default=3.05)
+VOLTMETRICS_READ_TIMEOUT = env.float("VOLTMETRICS_READ_TIMEOUT", default=10.0)
+# Timeouts, connection errors, 429 and 5xx are retried this many times, with exponential
+# backoff (base doubling up to the cap, with jitter; Retry-After honoured up to the cap).
+VOLTMETRICS_MAX_RETRIES = env.int("VOLTMETRICS_MAX_RETRIES", default=3)
+VOLTMETRICS_BACKOFF_BASE = env.float("VOLTMETRICS_BACKOFF_BASE", default=0.5)
+VOLTMETRICS_BACKOFF_CAP = env.float("VOLTMETRICS_BACKOFF_CAP", default=30.0)
+# This many failed calls in a row open the circuit breaker for the cool-down (seconds).
+VOLTMETRICS_BREAKER_THRESHOLD = env.int("VOLTMETRICS_BREAKER_THRESHOLD", default=5)
+VOLTMETRICS_BREAKER_COOLDOWN = env.float("VOLTMETRICS_BREAKER_COOLDOWN", default=60.0)
+# At most this many items per ingest request.
+VOLTMETRICS_BATCH_SIZE = env.int("VOLTMETRICS_BATCH_SIZE", default=500)
+# Jobs still processing this many seconds after submission are polled (no callback came).
+VOLTMETRICS_POLL_AFTER = env.int("VOLTMETRICS_POLL_AFTER", default=300)
+# calculation_settings.algorithm_version sent with each push; empty = VoltMetrics' current
+# version (GET /algorithms, cached for an hour).
+VOLTMETRICS_ALGORITHM_VERSION = env.str("VOLTMETRICS_ALGORITHM_VERSION", default="")
+
+# --- Risk recompute -------------------------------------------------------------------------
+# A burst of record changes within this many seconds makes one recompute, this long after
+# the first change (the per-minute beat drain is the safety net).
+RECOMPUTE_DEBOUNCE_SECONDS = env.int("RECOMPUTE_DEBOUNCE_SECONDS", default=5)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

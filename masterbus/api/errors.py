@@ -103,9 +103,7 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.NotFound):
         return Response(envelope(ErrorCode.DATA_NOT_FOUND, "Not found", None), status=404)
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return Response(
-            envelope(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), None), status=405
-        )
+        return Response(envelope(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), None), status=405)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
         return Response(

@@ -1,0 +1,36 @@
+"""Celery tasks of the facilities app: thin doors onto the services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def condoit_pull_task(full: bool = False) -> int | None:
+    """Pull from Condoit's export API (beat runs it every 15 minutes).
+
+    Returns the sync run's id, or None when the pull did not start (another pull holds the
+    lock, or Condoit is not configured) — that is logged, never raised, so a busy or
+    unconfigured source does not fill the worker with failed tasks.
+    """
+    from facilities.condoit.pull import PullRefused, condoit_pull
+
+    try:
+        run = condoit_pull(full=bool(full))
+    except PullRefused as exc:
+        log.info("Condoit pull skipped: %s", exc)
+        return None
+    if run.error:
+        log.warning("Condoit pull run #%s %s: %s", run.pk, run.status, run.error)
+    else:
+        log.info(
+            "Condoit pull run #%s %s: created %s, updated %s, unchanged %s, rejected %s, "
+            "deleted %s",
+            run.pk, run.status, run.created, run.updated, run.unchanged, run.rejected,
+            run.deleted,
+        )  # fmt: skip
+    return run.pk
