@@ -6,17 +6,21 @@ from django.conf import settings
 ON_SERVICES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(
     settings.REDIS_URL
 )
+# End-to-end tests also need a real broker for a real Celery worker.
+ON_BROKER = ON_SERVICES and not settings.CELERY_TASK_ALWAYS_EAGER
 
 
 def pytest_collection_modifyitems(config, items):
-    if ON_SERVICES:
-        return
-    skip = pytest.mark.skip(
-        reason="needs PostgreSQL and Redis (set DATABASE_URL, REDIS_URL, CELERY_BROKER_URL)"
+    skip_services = pytest.mark.skip(reason="needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    skip_e2e = pytest.mark.skip(
+        reason="needs PostgreSQL, Redis and a broker for a real Celery worker "
+        "(DATABASE_URL, REDIS_URL, CELERY_BROKER_URL)"
     )
     for item in items:
-        if "services" in item.keywords or "e2e" in item.keywords:
-            item.add_marker(skip)
+        if "e2e" in item.keywords and not ON_BROKER:
+            item.add_marker(skip_e2e)
+        elif "services" in item.keywords and not ON_SERVICES:
+            item.add_marker(skip_services)
 
 
 def pytest_report_header(config):

@@ -38,6 +38,7 @@ from equipment.models import (
 from facilities.choices import ChangeSource, RecordKind, SyncSource, SyncStatus
 from facilities.models import Facility, FieldOverride, RejectedRecord, SyncRun
 from facilities.services import changes_record
+from masterbus.bulk import bulk_insert, bulk_upsert, rows_where_in
 
 from .schema import CLEANERS, RecordError, record_id_of
 
@@ -55,6 +56,22 @@ _CHANGE_SOURCE = {
     SyncSource.PUSH: ChangeSource.PUSH,
     SyncSource.RERUN: ChangeSource.FILE,
 }
+def _update_fields(model) -> list[str]:
+    """Columns a Condoit update overwrites: all but the identity and MasterBus-own fields."""
+    own = {"external_id", "life_years_override", "interval_months_override"}
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.name not in own
+    ]
+
+
+_UPDATE_FIELDS = {kind: _update_fields(model) for kind, model in MODELS.items()}
+_PHOTO_RESET_FIELDS = [
+    "equipment_id", "url", "caption", "taken_at", "status", "image", "thumbnail",
+    "content_type", "fetched_at", "error",
+]  # fmt: skip
+_PHOTO_KEEP_FIELDS = ["equipment_id", "caption", "taken_at"]
 # Fields of the clean dicts that are not columns of the model itself.
 _NOT_COLUMNS = {"conductors", "photos", "facility_external_id", "equipment_external_id"}
 
@@ -157,6 +174,8 @@ class Ingestor:
         self.outcomes: list[Outcome] = []
         self.class_map = dict(EquipmentClassMapping.objects.values_list("condoit_class", "type"))
         self.material_map = dict(MaterialMapping.objects.values_list("code", "material"))
+        # Overrides are rare: look them up per batch only for kinds that have any.
+        self._override_kinds = set(FieldOverride.objects.values_list("kind", flat=True).distinct())
         self._raw_max = settings.REJECTED_RAW_MAX_BYTES
 
     # --- intake -----------------------------------------------------------------------------
@@ -257,8 +276,11 @@ class Ingestor:
         ids = [it.clean["external_id"] for it in items]
         existing = {
             row[0]: row[1:]
-            for row in model.objects.filter(external_id__in=ids).values_list(
-                "external_id", "pk", "content_hash", "condoit_updated_at", "deleted_at"
+            for row in rows_where_in(
+                model,
+                "external_id",
+                ids,
+                ("external_id", "id", "content_hash", "condoit_updated_at", "deleted_at"),
             )
         }
         if kind == RecordKind.EQUIPMENT:
@@ -339,9 +361,7 @@ class Ingestor:
 
     def _resolve_parents(self, kind, items, parent_model, key, fk, field_name):
         wanted = {it.clean[key] for it in items}
-        found = dict(
-            parent_model.objects.filter(external_id__in=wanted).values_list("external_id", "pk")
-        )
+        found = dict(rows_where_in(parent_model, "external_id", wanted, ("external_id", "id")))
         kept = []
         for it in items:
             pk = found.get(it.clean[key])
@@ -381,37 +401,28 @@ class Ingestor:
         self, kind: str, pairs: list[tuple[_Item, str]], overrides: list[FieldOverride]
     ) -> None:
         model = MODELS[kind]
-        objs = []
+        rows = []
         for it, _ in pairs:
-            values = {k: v for k, v in it.clean.items() if k not in _NOT_COLUMNS}
-            objs.append(
-                model(**values, content_hash=it.hash, synced_at=self.now, changed_at=self.now)
-            )
-        update_fields = [
-            f.name
-            for f in model._meta.concrete_fields
-            if not f.primary_key
-            and f.name not in ("external_id", "feeds_from", "life_years_override")
-            and f.name != "interval_months_override"
-        ]
-        model.objects.bulk_create(
-            objs,
-            update_conflicts=True,
-            unique_fields=["external_id"],
-            update_fields=update_fields,
-            batch_size=1000,
+            row = {k: v for k, v in it.clean.items() if k not in _NOT_COLUMNS}
+            row.update(content_hash=it.hash, synced_at=self.now, changed_at=self.now)
+            rows.append(row)
+        if kind == RecordKind.EQUIPMENT:
+            self._link_known_feeds(rows)
+        pk_by_ext = bulk_upsert(
+            model,
+            rows,
+            conflict=["external_id"],
+            update=_UPDATE_FIELDS[kind],
+            key="external_id",
         )
         if overrides:
             FieldOverride.objects.bulk_update(overrides, ["condoit_value"], batch_size=500)
         if kind == RecordKind.EQUIPMENT:
-            pk_by_ext = {o.external_id: o.pk for o in objs}
-            if any(pk is None for pk in pk_by_ext.values()):
-                pk_by_ext = dict(
-                    Equipment.objects.filter(external_id__in=list(pk_by_ext)).values_list(
-                        "external_id", "pk"
-                    )
-                )
-            self._write_equipment_children([it for it, _ in pairs], pk_by_ext)
+            self._write_equipment_children(
+                [it for it, _ in pairs],
+                pk_by_ext,
+                existed=[pk_by_ext[it.clean["external_id"]] for it, r in pairs if r != "created"],
+            )
         changes_record(
             kind=kind,
             items=[(it.clean["external_id"], self._facility_of(kind, it)) for it, _ in pairs],
@@ -422,6 +433,14 @@ class Ingestor:
             setattr(self.counts, result, getattr(self.counts, result) + 1)
         if self.track_outcomes:
             self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
+
+    @staticmethod
+    def _link_known_feeds(rows: list[dict]) -> None:
+        """Resolve feeds-from links to equipment already mirrored; the rest wait."""
+        wanted = {r["feeds_from_external_id"] for r in rows if r["feeds_from_external_id"]}
+        known = dict(rows_where_in(Equipment, "external_id", wanted, ("external_id", "id")))
+        for r in rows:
+            r["feeds_from_id"] = known.get(r["feeds_from_external_id"])
 
     def _facility_of(self, kind: str, it: _Item) -> str:
         if kind == RecordKind.FACILITY:
@@ -435,6 +454,8 @@ class Ingestor:
     ) -> list[FieldOverride]:
         """Staff overrides win over Condoit: keep Condoit's value beside the override."""
         if found is None:
+            if kind not in self._override_kinds:
+                return []
             ids = [it.clean["external_id"] for it in items]
             found = list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
         if not found:
@@ -459,50 +480,38 @@ class Ingestor:
                 it.clean[ov.field] = model_field.to_python(ov.value)
         return found
 
-    def _write_equipment_children(self, items: list[_Item], pk_by_ext: dict[str, int]) -> None:
-        pks = list(pk_by_ext.values())
-        Conductor.objects.filter(equipment_id__in=pks).delete()
-        conductors = [
-            Conductor(equipment_id=pk_by_ext[it.clean["external_id"]], **cond)
-            for it in items
-            for cond in it.clean["conductors"]
-        ]
-        Conductor.objects.bulk_create(conductors, batch_size=2000)
-
+    def _write_equipment_children(
+        self, items: list[_Item], pk_by_ext: dict[str, int], existed: list[int]
+    ) -> None:
+        # Only equipment mirrored before can have children to replace.
+        if existed:
+            Conductor.objects.filter(equipment_id__in=existed).delete()
+        bulk_insert(
+            Conductor,
+            [
+                {"equipment_id": pk_by_ext[it.clean["external_id"]], **cond}
+                for it in items
+                for cond in it.clean["conductors"]
+            ],
+        )
         photos = {
-            p["external_id"]: (pk_by_ext[it.clean["external_id"]], p)
+            p["external_id"]: {"equipment_id": pk_by_ext[it.clean["external_id"]], **p}
             for it in items
             for p in it.clean["photos"]
         }
-        Photo.objects.filter(equipment_id__in=pks).exclude(external_id__in=list(photos)).delete()
+        if existed:
+            Photo.objects.filter(equipment_id__in=existed).exclude(
+                external_id__in=list(photos)
+            ).delete()
         if photos:
-            known_urls = dict(
-                Photo.objects.filter(external_id__in=list(photos)).values_list("external_id", "url")
-            )
-            fresh, same = [], []
-            for ext, (eq_pk, p) in photos.items():
-                photo = Photo(equipment_id=eq_pk, **p)
-                (same if known_urls.get(ext) == p["url"] else fresh).append(photo)
-            if fresh:
-                Photo.objects.bulk_create(
-                    fresh,
-                    update_conflicts=True,
-                    unique_fields=["external_id"],
-                    update_fields=[
-                        "equipment", "url", "caption", "taken_at", "status", "image",
-                        "thumbnail", "content_type", "fetched_at", "error",
-                    ],
-                )  # fmt: skip
-            if same:
-                Photo.objects.bulk_create(
-                    same,
-                    update_conflicts=True,
-                    unique_fields=["external_id"],
-                    update_fields=["equipment", "caption", "taken_at"],
-                )
-        # Feeds-from: resolve these rows' links, and links elsewhere that waited for them.
+            known_urls = dict(rows_where_in(Photo, "external_id", photos, ("external_id", "url")))
+            fresh = [p for ext, p in photos.items() if known_urls.get(ext) != p["url"]]
+            same = [p for ext, p in photos.items() if known_urls.get(ext) == p["url"]]
+            # A new or moved image is fetched again; an unchanged one keeps its stored bytes.
+            bulk_upsert(Photo, fresh, conflict=["external_id"], update=_PHOTO_RESET_FIELDS)
+            bulk_upsert(Photo, same, conflict=["external_id"], update=_PHOTO_KEEP_FIELDS)
+        # Links elsewhere (and within this batch) that waited for these equipment.
         target = Equipment.objects.filter(external_id=OuterRef("feeds_from_external_id"))
-        Equipment.objects.filter(pk__in=pks).update(feeds_from_id=Subquery(target.values("pk")[:1]))
         Equipment.objects.filter(
             feeds_from__isnull=True, feeds_from_external_id__in=list(pk_by_ext)
         ).update(feeds_from_id=Subquery(target.values("pk")[:1]))

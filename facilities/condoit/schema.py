@@ -89,6 +89,8 @@ def req_str(rec: dict, key: str, max_len: int, path: str = "") -> str:
         raise RecordError(field, "must not be empty")
     if len(value) > max_len:
         raise RecordError(field, f"is longer than {max_len} characters")
+    if "\x00" in value:
+        raise RecordError(field, "must not contain NUL characters")
     return value
 
 
@@ -100,6 +102,8 @@ def opt_str(rec: dict, key: str, max_len: int, path: str = "") -> str:
         raise RecordError(path + key, f"must be a string, got {type(value).__name__}")
     if len(value) > max_len:
         raise RecordError(path + key, f"is longer than {max_len} characters")
+    if "\x00" in value:
+        raise RecordError(path + key, "must not contain NUL characters")
     return value
 
 
@@ -262,7 +266,22 @@ def clean_facility(rec: Any, *, now: datetime) -> dict:
 SPEC_NUMBERS = {"amperage": (0, 100_000), "mainDisconnectRating": (0, 100_000)}
 
 
+def _check_free_form(value, path: str) -> None:
+    """Free-form objects keep unknown keys, but only values JSON storage can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(path, "must be a finite number")
+    if isinstance(value, str) and "\x00" in value:
+        raise RecordError(path, "must not contain NUL characters")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_free_form(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_free_form(v, f"{path}[{i}]")
+
+
 def _clean_specs(specs: dict) -> dict:
+    _check_free_form(specs, "specs")
     if "voltage" in specs and specs["voltage"] is not None:
         opt_str(specs, "voltage", SHORT_MAX, "specs.")
     for key, (lo, hi) in SPEC_NUMBERS.items():

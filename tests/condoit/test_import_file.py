@@ -475,9 +475,8 @@ def test_small_batches_ndjson_with_deferral_totals(tmp_path):
 
 
 def test_a_record_the_database_refuses_is_rejected_alone(settings):
-    """Batch isolation at the DB level: a record that passes validation but cannot be stored
-    (a NaN inside a free-form spec key: JSON columns refuse it) fails its batch's write; the
-    batch is retried record by record, the record is rejected and its batch mates land."""
+    """A NaN inside a free-form spec key (only a direct Python caller can send one) is
+    rejected with its field; its batch mates land."""
     ing = Ingestor(source=SyncSource.FILE, missing_parent="defer", batch_size=3)
     ing.add("facility", f.facility(id="fac_a"))
     ing.add("equipment", f.equipment("fac_a", id="eq_1"))
@@ -487,6 +486,7 @@ def test_a_record_the_database_refuses_is_rejected_alone(settings):
     assert counts(run) == (3, 0, 0, 1, 0)
     rej = run.rejections.get()
     assert rej.record_id == "eq_nan" and rej.kind == "equipment"
+    assert rej.field == "specs.note"
     assert set(Equipment.objects.values_list("external_id", flat=True)) == {"eq_1", "eq_2"}
     assert not RecordChange.objects.filter(external_id="eq_nan").exists()
     assert Conductor.objects.count() == 2
