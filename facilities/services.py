@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from masterbus.bulk import bulk_insert
+
 from .models import FieldOverride, RecordChange
 
 
@@ -19,12 +21,23 @@ def changes_record(
     Call inside the transaction that made the change, so the change and its outbox row
     commit together or not at all.
     """
+    now = timezone.now()
     rows = [
-        RecordChange(kind=kind, external_id=ext, facility_external_id=fac or "", source=source)
+        {
+            "kind": kind,
+            "external_id": ext,
+            "facility_external_id": fac or "",
+            "source": source,
+            "created_at": now,
+        }
         for ext, fac in items
     ]
+    bulk_insert(RecordChange, rows)
     if rows:
-        RecordChange.objects.bulk_create(rows, batch_size=2000)
+        # Figures follow the records shortly after the change commits (debounced).
+        from voltmetrics.tasks import recompute_soon
+
+        recompute_soon()
     return len(rows)
 
 

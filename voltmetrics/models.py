@@ -1,0 +1,210 @@
+"""Risk-model versions, stored assessments, monthly snapshots, VoltMetrics jobs."""
+
+from django.conf import settings
+from django.db import models
+
+from equipment.models import Equipment
+from facilities.models import Facility
+
+from .choices import JobKind, JobStatus, Rating, Source, VersionStatus
+
+
+class ModelVersion(models.Model):
+    """A risk-model version (risk-model.md §10): immutable once published."""
+
+    version = models.CharField(max_length=20, unique=True)
+    status = models.CharField(
+        max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
+    is_current = models.BooleanField(default=False, editable=False)
+    # {"age": 0.35, ...}; must sum to 1.
+    weights = models.JSONField()
+    # {"low_max": 40, "medium_max": 70, "high_max": 85}
+    thresholds = models.JSONField()
+    # {type: {"life_years", "interval_months", "importance"}}; captured from the type-profile
+    # table when the version is published.
+    profiles = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"],
+                condition=models.Q(is_current=True),
+                name="exactly_one_current_model_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        flag = " (current)" if self.is_current else ""
+        return f"Model {self.version} [{self.status}]{flag}"
+
+
+class EquipmentAssessment(models.Model):
+    """The latest assessment of one equipment by one source."""
+
+    equipment = models.ForeignKey(Equipment, on_delete=models.CASCADE, related_name="assessments")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    algorithm_version = models.CharField(max_length=32)
+    as_of = models.DateField()
+    risk_score = models.PositiveSmallIntegerField()
+    rating = models.CharField(max_length=10, choices=Rating.choices)
+    critical_threat = models.BooleanField(default=False)
+    condition = models.CharField(max_length=16, blank=True, default="")
+    primary_risk_factor = models.CharField(max_length=32, blank=True, default="")
+    material = models.CharField(max_length=16, blank=True, default="")
+    factors = models.JSONField(default=list)
+    data_gaps = models.JSONField(default=list)
+    nfpa_70b = models.JSONField(default=dict)
+    nfpa_70e = models.JSONField(default=dict)
+    maintenance_status = models.CharField(max_length=16, blank=True, default="")
+    next_due = models.DateField(null=True, blank=True)
+    last_service = models.DateField(null=True, blank=True)
+    # Exactly one assessment per equipment is served (voltmetrics.md "Which result is served").
+    served = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["equipment", "source"], name="one_assessment_per_equipment_source"
+            )
+        ]
+        indexes = [models.Index(fields=["equipment"], name="served_assessment", condition=models.Q(served=True))]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.source}: {self.risk_score} {self.rating}"
+
+
+class FacilityAssessment(models.Model):
+    """The latest facility figures (risk-model.md §5–§6, §8 history/forecast, §9)."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="assessments")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    algorithm_version = models.CharField(max_length=32)
+    as_of = models.DateField()
+    equipment_count = models.PositiveIntegerField(default=0)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_level = models.CharField(max_length=10, choices=Rating.choices, blank=True, default="")
+    critical_equipment_count = models.PositiveIntegerField(default=0)
+    high_risk_equipment_count = models.PositiveIntegerField(default=0)
+    overall_compliance = models.PositiveSmallIntegerField(null=True, blank=True)
+    compliance_status = models.CharField(max_length=32, blank=True, default="")
+    # Σ age in days and count of counted equipment with a known install date, so the
+    # portfolio mean age is exact (risk-model.md §7).
+    age_days_sum = models.BigIntegerField(default=0)
+    age_known = models.PositiveIntegerField(default=0)
+    # Everything else the API shows: distribution, categories, compliance detail, top threats,
+    # historical_risk, forecast, recommendations.
+    payload = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "source"], name="one_assessment_per_facility_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility_id} {self.source}: {self.risk_score}"
+
+
+class PortfolioAssessment(models.Model):
+    source = models.CharField(max_length=16, choices=Source.choices, unique=True)
+    algorithm_version = models.CharField(max_length=32)
+    as_of = models.DateField()
+    payload = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Portfolio ({self.source}) as of {self.as_of}"
+
+
+class FacilitySnapshot(models.Model):
+    """Month-end figures of one facility (risk-model.md §8)."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="snapshots")
+    month = models.DateField(help_text="Last day of the month")
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    equipment_count = models.PositiveIntegerField(default=0)
+    equipment_age = models.FloatField(null=True, blank=True)
+    age_days_sum = models.BigIntegerField(default=0)
+    age_known = models.PositiveIntegerField(default=0)
+    algorithm_version = models.CharField(max_length=32)
+    backfilled = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["facility", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "month"], name="one_snapshot_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility_id} {self.month:%b %Y}: {self.risk_score}"
+
+
+class PortfolioSnapshot(models.Model):
+    month = models.DateField(unique=True, help_text="Last day of the month")
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    equipment_count = models.PositiveIntegerField(default=0)
+    equipment_age = models.FloatField(null=True, blank=True)
+    algorithm_version = models.CharField(max_length=32)
+    backfilled = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"Portfolio {self.month:%b %Y}: {self.risk_score}"
+
+
+class Job(models.Model):
+    """A VoltMetrics calculation job (one accepted push)."""
+
+    job_id = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    items = models.JSONField(default=list, help_text="External ids sent in this job")
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.PROCESSING
+    )
+    submitted_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    results_fetched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["status", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.job_id} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """A VoltMetrics callback event id already received (idempotency)."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=64)
+    job_id = models.CharField(max_length=200, blank=True, default="")
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.event_id

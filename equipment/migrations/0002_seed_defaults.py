@@ -1,10 +1,12 @@
 """Seed the shipped class mappings, material mappings and type profiles.
 
-The values are copied here (not imported from equipment.defaults) so this migration keeps
-producing the same rows even if the defaults module changes later.
+Type profiles come from the engine's model 1.0 constants, which the specification fixes.
 """
 
 from django.db import migrations
+
+# risk-model.md §2 defaults, as the engine defines model 1.0.
+from voltmetrics.engine import DEFAULT_PROFILES
 
 CLASS_TYPES = {
     "panelboard": "panel", "panel": "panel", "panel board": "panel", "lighting panel": "panel",
@@ -39,15 +41,6 @@ MATERIALS = {
     "cu": "copper", "copper": "copper",
     "al": "aluminum", "alum": "aluminum", "aluminum": "aluminum", "aluminium": "aluminum",
 }
-TYPE_PROFILES = {
-    "panel": (35, 12, 1.0), "switchboard": (35, 12, 3.0), "switchgear": (30, 12, 3.0),
-    "transformer": (25, 12, 3.0), "breaker": (20, 12, 1.0), "disconnect": (30, 12, 1.0),
-    "mcc": (30, 12, 1.0), "busway": (40, 12, 0.5), "raceway": (40, 36, 0.5),
-    "ats": (25, 12, 3.0), "ups": (15, 12, 3.0), "generator": (30, 12, 3.0),
-    "meter": (20, 36, 0.5), "other": (25, 12, 1.0),
-}
-
-
 def seed(apps, schema_editor):
     ClassMapping = apps.get_model("equipment", "EquipmentClassMapping")
     MaterialMapping = apps.get_model("equipment", "MaterialMapping")
@@ -56,10 +49,14 @@ def seed(apps, schema_editor):
         ClassMapping.objects.get_or_create(condoit_class=key, defaults={"type": type_})
     for code, material in MATERIALS.items():
         MaterialMapping.objects.get_or_create(code=code, defaults={"material": material})
-    for type_, (life, interval, importance) in TYPE_PROFILES.items():
+    for type_, p in DEFAULT_PROFILES.items():
         TypeProfile.objects.get_or_create(
             type=type_,
-            defaults={"life_years": life, "interval_months": interval, "importance": importance},
+            defaults={
+                "life_years": p.life_years,
+                "interval_months": p.interval_months,
+                "importance": p.importance,
+            },
         )
 
 
@@ -68,7 +65,7 @@ def unseed(apps, schema_editor):
         condoit_class__in=CLASS_TYPES
     ).delete()
     apps.get_model("equipment", "MaterialMapping").objects.filter(code__in=MATERIALS).delete()
-    apps.get_model("equipment", "TypeProfile").objects.filter(type__in=TYPE_PROFILES).delete()
+    apps.get_model("equipment", "TypeProfile").objects.filter(type__in=DEFAULT_PROFILES).delete()
 
 
 class Migration(migrations.Migration):

@@ -37,6 +37,8 @@ from .history import (
     facility_forecast,
     facility_history,
     facility_snapshot,
+    facility_stats,
+    mean_age_years,
     portfolio_history,
     portfolio_snapshot,
     restrict_to,
@@ -121,6 +123,8 @@ __all__ = [
     "CATEGORY_DESCRIPTIONS",
     # history / forecast
     "facility_snapshot",
+    "facility_stats",
+    "mean_age_years",
     "portfolio_snapshot",
     "facility_history",
     "portfolio_history",

@@ -14,6 +14,8 @@ from .types import FacilityIn, ModelParams, default_model
 
 __all__ = [
     "facility_snapshot",
+    "facility_stats",
+    "mean_age_years",
     "portfolio_snapshot",
     "facility_history",
     "portfolio_history",
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-def _stats(facility: FacilityIn, model: ModelParams, at: date):
+def facility_stats(facility: FacilityIn, model: ModelParams, at: date):
     """(risk_score or None, N, Σ age days of known installs, number of known installs)."""
     ctx = facility_context(facility, at)
     at_ord = at.toordinal()
@@ -40,7 +42,7 @@ def _stats(facility: FacilityIn, model: ModelParams, at: date):
     return weighted_risk_score(pairs), len(pairs), sum_days, known
 
 
-def _age(sum_days: int, known: int):
+def mean_age_years(sum_days: int, known: int):
     return None if known == 0 else round_half_up_ratio(4 * sum_days, 1461 * known, 1)
 
 
@@ -49,8 +51,8 @@ def facility_snapshot(facility: FacilityIn, model: ModelParams | None, at: date)
     records known now (maintenance after ``at`` and equipment installed after ``at`` do not
     count).  ``risk_score`` is None when no equipment counts; ``equipment_age`` (mean age,
     1 decimal) None when no install date is known."""
-    score, n, sd, k = _stats(facility, model or default_model(), at)
-    return {"risk_score": score, "equipment_count": n, "equipment_age": _age(sd, k)}
+    score, n, sd, k = facility_stats(facility, model or default_model(), at)
+    return {"risk_score": score, "equipment_count": n, "equipment_age": mean_age_years(sd, k)}
 
 
 def portfolio_snapshot(
@@ -62,14 +64,14 @@ def portfolio_snapshot(
     scores = []
     n_all = sd_all = k_all = 0
     for f in facilities:
-        score, n, sd, k = _stats(f, model, at)
+        score, n, sd, k = facility_stats(f, model, at)
         if n > 0 and score is not None:
             scores.append(score)
         n_all += n
         sd_all += sd
         k_all += k
     avg = round_half_up_ratio(sum(scores), len(scores)) if scores else None
-    return {"risk_score": avg, "equipment_count": n_all, "equipment_age": _age(sd_all, k_all)}
+    return {"risk_score": avg, "equipment_count": n_all, "equipment_age": mean_age_years(sd_all, k_all)}
 
 
 def _history(snap, as_of: date, months: int, snapshots: Mapping[date, Mapping] | None):
@@ -138,6 +140,6 @@ def facility_forecast(
     model = model or default_model()
     known = restrict_to(facility, as_of)
     return [
-        {"month": month_label(d), "risk_score": _stats(known, model, d)[0]}
+        {"month": month_label(d), "risk_score": facility_stats(known, model, d)[0]}
         for d in forecast_points(as_of, months)
     ]

@@ -1,0 +1,95 @@
+"""A real Celery worker subprocess on its own queue, against the *test* database
+(the approach of tests/condoit/test_e2e_worker.py, as a reusable context manager)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from masterbus.celery import app as celery_app
+
+BASE_DIR = Path(settings.BASE_DIR)
+CELERY = Path(sys.executable).with_name("celery")
+
+
+def database_url() -> str:
+    db = connection.settings_dict  # the test database pytest-django created
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    queue: str
+    log_path: Path
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-8000:]
+        except OSError:
+            return "(no output)"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@contextlib.contextmanager
+def celery_worker(
+    env_extra: dict[str, str], *, include: str = "", name: str = "e2e"
+) -> Iterator[Worker]:
+    assert CELERY.exists(), f"no celery executable at {CELERY}"
+    assert not settings.CELERY_TASK_ALWAYS_EAGER, "set CELERY_BROKER_URL to run this test"
+    # A queue of our own: other runs on the same broker neither take our tasks nor lose theirs.
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}.{name}.{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_QUEUE": queue,
+        "CONN_MAX_AGE": "0",
+        "PYTHONUNBUFFERED": "1",
+        **env_extra,
+    }
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+    log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-worker-", suffix=".log", delete=False)
+    log_path = Path(log_file.name)
+    cmd = [
+        str(CELERY), "-A", "masterbus", "worker", "-l", "info", "-P", "solo", "-Q", queue,
+        "-n", f"{name}-{os.getpid()}@%h", "--without-heartbeat", "--without-mingle",
+        "--without-gossip",
+    ]  # fmt: skip
+    if include:
+        cmd += ["--include", include]
+    process = subprocess.Popen(
+        cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    try:
+        yield Worker(process, queue, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log_file.close()
+        log_path.unlink(missing_ok=True)
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)

@@ -1,0 +1,20 @@
+"""Readiness of the VoltMetrics integration (called by masterbus.health's /ready)."""
+
+from django.conf import settings
+
+
+def voltmetrics_check() -> str | None:
+    """None when fine or when the integration is off; otherwise why it is degraded.
+
+    An open circuit breaker degrades readiness without failing it: the built-in engine keeps
+    serving."""
+    if not settings.VOLTMETRICS_URL:
+        return None
+    from voltmetrics.integration.client import breaker_state
+
+    state = breaker_state()
+    if state == "open":
+        return "circuit breaker open"
+    if state == "half-open":
+        return "circuit breaker half-open (probing)"
+    return None

@@ -1,0 +1,123 @@
+"""Selectors: mirrored records → engine inputs, loaded set-based in facility batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC
+
+from equipment.models import Conductor, Equipment, MaintenanceRecord
+from facilities.models import Facility
+
+from .engine import ConductorIn, EquipmentIn, FacilityIn, MaintenanceIn, ObservationsIn
+
+FACILITY_BATCH = 50
+
+
+@dataclass(slots=True)
+class FacilityRecords:
+    """One facility's engine input plus the database ids the service needs to store results."""
+
+    pk: int
+    facility: FacilityIn
+    equipment_pks: dict[str, int]  # external id → pk of active equipment
+
+
+def _observations(obs) -> ObservationsIn | None:
+    if not obs:
+        return None
+    return ObservationsIn(
+        corrosion=obs.get("corrosion"),
+        rust=obs.get("rust"),
+        wear=obs.get("wear"),
+        heat_discoloration=obs.get("heatDiscoloration"),
+        clearance_issue=obs.get("clearanceIssue"),
+        operating_temp_c=obs.get("operatingTempC"),
+        overall_condition=obs.get("overallCondition"),
+    )
+
+
+def facility_records(
+    *, facility_pks: Iterable[int] | None = None, batch_size: int = FACILITY_BATCH
+) -> Iterator[list[FacilityRecords]]:
+    """Yield batches of active facilities with their active equipment, conductors and
+    maintenance as engine inputs. A handful of queries per batch, whatever its size."""
+    qs = Facility.objects.filter(deleted_at__isnull=True)
+    if facility_pks is not None:
+        qs = qs.filter(pk__in=list(facility_pks))
+    all_pks = list(qs.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(all_pks), batch_size):
+        yield _load_batch(all_pks[start : start + batch_size])
+
+
+def _load_batch(pks: list[int]) -> list[FacilityRecords]:
+    facilities = Facility.objects.filter(pk__in=pks).values_list(
+        "pk", "external_id", "name", "year_built", "humidity_avg", "temperature_avg_f",
+        "outdoor_exposure", "arc_flash_study_date",
+    )  # fmt: skip
+    eq_rows = Equipment.objects.filter(facility_id__in=pks, deleted_at__isnull=True).values_list(
+        "pk", "facility_id", "external_id", "name", "type", "install_date", "observations",
+        "load_percent", "label_present", "serves_critical_load", "life_years_override",
+        "interval_months_override", "incident_energy_cal_cm2", "ppe_category",
+    )  # fmt: skip
+    conductors: dict[int, list[ConductorIn]] = defaultdict(list)
+    for eq_id, material, connection, transition in Conductor.objects.filter(
+        equipment__facility_id__in=pks, equipment__deleted_at__isnull=True
+    ).values_list("equipment_id", "material", "connection_type", "al_cu_transition"):
+        conductors[eq_id].append(ConductorIn(material or None, connection or None, transition))
+    maintenance: dict[int, list[MaintenanceIn]] = defaultdict(list)
+    for eq_id, ext, type_, performed in MaintenanceRecord.objects.filter(
+        equipment__facility_id__in=pks,
+        equipment__deleted_at__isnull=True,
+        deleted_at__isnull=True,
+    ).values_list("equipment_id", "external_id", "type", "performed_at"):
+        maintenance[eq_id].append(MaintenanceIn(ext, type_, performed.astimezone(UTC).date()))
+
+    by_facility: dict[int, list] = defaultdict(list)
+    for row in eq_rows:
+        by_facility[row[1]].append(row)
+    out = []
+    for pk, ext, name, year, humidity, temp, exposure, study in facilities:
+        equipment = []
+        eq_pks = {}
+        for (
+            eq_pk, _fac, eq_ext, eq_name, type_, install, obs, load, label, critical,
+            life, interval, energy, ppe,
+        ) in by_facility.get(pk, ()):  # fmt: skip
+            eq_pks[eq_ext] = eq_pk
+            equipment.append(
+                EquipmentIn(
+                    id=eq_ext,
+                    name=eq_name,
+                    type=type_,
+                    install_date=install,
+                    conductors=tuple(conductors.get(eq_pk, ())),
+                    observations=_observations(obs),
+                    load_percent=load,
+                    label_present=label,
+                    serves_critical_load=critical,
+                    maintenance=tuple(maintenance.get(eq_pk, ())),
+                    life_years=life,
+                    interval_months=interval,
+                    incident_energy=energy,
+                    ppe_category=ppe,
+                )
+            )
+        out.append(
+            FacilityRecords(
+                pk=pk,
+                facility=FacilityIn(
+                    id=ext,
+                    name=name,
+                    year_built=year,
+                    humidity_avg=humidity,
+                    temperature_avg_f=temp,
+                    outdoor_exposure=exposure or None,
+                    arc_flash_study_date=study,
+                    equipment=tuple(equipment),
+                ),
+                equipment_pks=eq_pks,
+            )
+        )
+    return out

@@ -1,0 +1,572 @@
+"""Recompute and store risk figures (risk-model.md §10–§11).
+
+The engine is pure; these services feed it mirrored records and store what it returns:
+equipment and facility assessments, monthly snapshots (with back-fill) and the portfolio.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from equipment.models import Equipment, MaintenanceRecord
+from facilities.models import Facility, RecordChange
+
+from . import engine
+from .choices import Source, VersionStatus
+from .engine import ModelParams, Thresholds, TypeProfile
+from .inputs import FacilityRecords, facility_records
+from .models import (
+    EquipmentAssessment,
+    FacilityAssessment,
+    FacilitySnapshot,
+    ModelVersion,
+    PortfolioAssessment,
+    PortfolioSnapshot,
+)
+
+log = logging.getLogger(__name__)
+
+# A VoltMetrics result is served only while younger than this (voltmetrics.md).
+VOLTMETRICS_FRESHNESS = timedelta(hours=24)
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- model versions -------------------------------------------------------------------------
+
+_model_cache: dict[tuple, ModelParams] = {}
+
+
+def model_params(version: ModelVersion) -> ModelParams:
+    key = (version.pk, version.version, version.published_at)
+    params = _model_cache.get(key)
+    if params is None:
+        params = ModelParams(
+            version=version.version,
+            weights={k: float(v) for k, v in version.weights.items()},
+            thresholds=Thresholds(**version.thresholds),
+            profiles={t: TypeProfile(**p) for t, p in version.profiles.items()},
+        )
+        _model_cache.clear()
+        _model_cache[key] = params
+    return params
+
+
+def model_version_current() -> ModelVersion:
+    return ModelVersion.objects.get(is_current=True, status=VersionStatus.PUBLISHED)
+
+
+def model_current() -> ModelParams:
+    return model_params(model_version_current())
+
+
+# --- recompute --------------------------------------------------------------------------------
+
+
+@dataclass
+class RecomputeStats:
+    facilities: int = 0
+    equipment: int = 0
+    snapshots_backfilled: int = 0
+    seconds: float = 0.0
+    as_of: date | None = None
+    facility_pks: list[int] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]
+
+
+def risk_recompute(
+    *,
+    facility_pks: Iterable[int] | None = None,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    portfolio: bool = True,
+) -> RecomputeStats:
+    """Recompute the given facilities (all active ones by default), then the portfolio."""
+    started = timezone.now()
+    as_of = as_of or utc_today()
+    model = model_current()
+    stats = RecomputeStats(as_of=as_of)
+    pks = None if facility_pks is None else list(facility_pks)
+    active = Facility.objects.filter(deleted_at__isnull=True)
+    # Only active facilities are recomputed, so only they count towards the progress total.
+    total = (active if pks is None else active.filter(pk__in=pks)).count()
+    for batch in facility_records(facility_pks=pks):
+        _recompute_batch(batch, model, as_of, stats)
+        if progress:
+            progress(stats.facilities, total)
+    # Deleted facilities drop out of every figure: their own assessments and their
+    # equipment's go (a full recompute sweeps every deleted facility).
+    deleted = Facility.objects.filter(deleted_at__isnull=False)
+    if pks is not None:
+        deleted = deleted.filter(pk__in=pks)
+    FacilityAssessment.objects.filter(facility__in=deleted).delete()
+    EquipmentAssessment.objects.filter(equipment__facility__in=deleted).delete()
+    if portfolio:
+        portfolio_recompute(as_of=as_of, model=model)
+    stats.seconds = (timezone.now() - started).total_seconds()
+    return stats
+
+
+def _voltmetrics_served(batch: list[FacilityRecords], now: datetime) -> dict[int, EquipmentAssessment]:
+    """VoltMetrics results that win: newer than the record's last change, < 24 h old."""
+    eq_pks = [pk for rec in batch for pk in rec.equipment_pks.values()]
+    fresh = {
+        a.equipment_id: a
+        for a in EquipmentAssessment.objects.filter(
+            equipment_id__in=eq_pks,
+            source=Source.VOLTMETRICS,
+            computed_at__gt=now - VOLTMETRICS_FRESHNESS,
+        )
+    }
+    if not fresh:
+        return {}
+    changed = dict(
+        Equipment.objects.filter(pk__in=list(fresh)).values_list("pk", "changed_at")
+    )
+    for eq_pk, last in (
+        MaintenanceRecord.objects.filter(equipment_id__in=list(fresh))
+        .values("equipment_id")
+        .annotate(last=Max("changed_at"))
+        .values_list("equipment_id", "last")
+    ):
+        if last and (changed.get(eq_pk) is None or last > changed[eq_pk]):
+            changed[eq_pk] = last
+    return {
+        pk: a
+        for pk, a in fresh.items()
+        if changed.get(pk) is None or a.computed_at > changed[pk]
+    }
+
+
+def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeStats) -> None:
+    now = timezone.now()
+    history_dates = engine.history_points(as_of)[:-1]
+    stored = _stored_snapshots([r.pk for r in batch], history_dates)
+    vm_served = _voltmetrics_served(batch, now)
+    eq_rows: list[EquipmentAssessment] = []
+    fac_rows: list[FacilityAssessment] = []
+    new_snapshots: list[FacilitySnapshot] = []
+    counted_pks: list[int] = []
+    for rec in batch:
+        fac = rec.facility
+        ctx = engine.facility_context(fac, as_of)
+        local = {
+            e.id: engine.assess_equipment(e, fac, model, as_of, ctx)
+            for e in fac.equipment
+            if engine.is_counted(e, as_of)
+        }
+        served = dict(local)
+        for ext, result in local.items():
+            vm = vm_served.get(rec.equipment_pks[ext])
+            if vm is not None:
+                served[ext] = engine.with_served_scores(
+                    result,
+                    risk_score=vm.risk_score,
+                    rating=vm.rating,
+                    risk_factors=[engine.FactorResult.from_dict(f) for f in vm.factors] or None,
+                    algorithm_version=vm.algorithm_version,
+                    thresholds=model.thresholds,
+                )
+        fr = engine.aggregate_facility(fac, served, model, as_of)
+        snaps = stored.get(rec.pk, {})
+        for d in history_dates:
+            if d not in snaps:
+                snap = engine.facility_snapshot(fac, model, d)
+                _, _, days, known = engine.facility_stats(fac, model, d)
+                snaps[d] = snap
+                new_snapshots.append(
+                    FacilitySnapshot(
+                        facility_id=rec.pk, month=d, risk_score=snap["risk_score"],
+                        equipment_count=snap["equipment_count"],
+                        equipment_age=snap["equipment_age"], age_days_sum=days,
+                        age_known=known, algorithm_version=model.version, backfilled=True,
+                        computed_at=now,
+                    )
+                )  # fmt: skip
+        history = engine.facility_history(fac, model, as_of, snapshots=snaps)
+        forecast = engine.facility_forecast(fac, model, as_of)
+        local_base = engine.aggregate_facility(fac, local, model, as_of) if vm_served else fr
+        actions = engine.recommend(fac, model, as_of, base=local_base)
+        _, _, age_days, age_known = _age_stats(fac, as_of)
+        payload = fr.to_dict(include_equipment=False)
+        payload.update(
+            historical_risk=history,
+            forecast=forecast,
+            recommendations=[a.to_dict() for a in actions],
+        )
+        fac_rows.append(
+            FacilityAssessment(
+                facility_id=rec.pk,
+                source=Source.LOCAL,
+                algorithm_version=model.version,
+                as_of=as_of,
+                equipment_count=fr.equipment_count,
+                risk_score=fr.risk_score,
+                risk_level=fr.risk_level or "",
+                critical_equipment_count=fr.critical_equipment_count,
+                high_risk_equipment_count=fr.high_risk_equipment_count,
+                overall_compliance=fr.compliance.overall,
+                compliance_status=fr.compliance.status or "",
+                age_days_sum=age_days,
+                age_known=age_known,
+                payload=payload,
+                computed_at=now,
+            )
+        )
+        for ext, result in local.items():
+            eq_pk = rec.equipment_pks[ext]
+            counted_pks.append(eq_pk)
+            eq_rows.append(_equipment_row(eq_pk, result, now, served=eq_pk not in vm_served))
+        stats.facilities += 1
+        stats.equipment += len(local)
+    with transaction.atomic():
+        batch_pks = [r.pk for r in batch]
+        EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).exclude(
+            equipment_id__in=counted_pks
+        ).delete()
+        EquipmentAssessment.objects.bulk_create(
+            eq_rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["equipment", "source"],
+            update_fields=_EQ_UPDATE_FIELDS,
+        )
+        vm_rows = EquipmentAssessment.objects.filter(
+            equipment_id__in=counted_pks, source=Source.VOLTMETRICS
+        )
+        vm_rows.exclude(equipment_id__in=list(vm_served)).update(served=False)
+        vm_rows.filter(equipment_id__in=list(vm_served)).update(served=True)
+        FacilityAssessment.objects.bulk_create(
+            fac_rows,
+            update_conflicts=True,
+            unique_fields=["facility", "source"],
+            update_fields=_FAC_UPDATE_FIELDS,
+        )
+        if new_snapshots:
+            FacilitySnapshot.objects.bulk_create(new_snapshots, ignore_conflicts=True)
+            stats.snapshots_backfilled += len(new_snapshots)
+    stats.facility_pks.extend(batch_pks)
+    from threatmap.cache import cache_invalidate_facility  # now, and again once committed
+
+    cache_invalidate_facility(*(ids := [r.facility.id for r in batch]))
+    transaction.on_commit(lambda: cache_invalidate_facility(*ids))
+
+
+_EQ_UPDATE_FIELDS = [
+    "algorithm_version", "as_of", "risk_score", "rating", "critical_threat", "condition",
+    "primary_risk_factor", "material", "factors", "data_gaps", "nfpa_70b", "nfpa_70e",
+    "maintenance_status", "next_due", "last_service", "served", "computed_at",
+]  # fmt: skip
+_FAC_UPDATE_FIELDS = [
+    "algorithm_version", "as_of", "equipment_count", "risk_score", "risk_level",
+    "critical_equipment_count", "high_risk_equipment_count", "overall_compliance",
+    "compliance_status", "age_days_sum", "age_known", "payload", "computed_at",
+]  # fmt: skip
+
+
+def _equipment_row(eq_pk: int, r, now: datetime, *, served: bool) -> EquipmentAssessment:
+    return EquipmentAssessment(
+        equipment_id=eq_pk,
+        source=Source.LOCAL,
+        algorithm_version=r.algorithm_version,
+        as_of=r.as_of,
+        risk_score=r.risk_score,
+        rating=r.rating,
+        critical_threat=r.critical_threat,
+        condition=r.condition,
+        primary_risk_factor=r.primary_risk_factor or "",
+        material=r.material,
+        factors=[f.to_dict() for f in r.risk_factors],
+        data_gaps=list(r.data_gaps),
+        nfpa_70b=r.nfpa_70b.to_dict(),
+        nfpa_70e=r.nfpa_70e.to_dict(),
+        maintenance_status=r.nfpa_70b.status,
+        next_due=r.nfpa_70b.next_due,
+        last_service=r.last_service,
+        served=served,
+        computed_at=now,
+    )
+
+
+def _age_stats(fac, as_of: date):
+    at = as_of.toordinal()
+    days = known = 0
+    for e in fac.equipment:
+        if e.install_date is not None and e.install_date <= as_of:
+            days += at - e.install_date.toordinal()
+            known += 1
+    return None, None, days, known
+
+
+def _stored_snapshots(facility_pks: list[int], months: list[date]) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for s in FacilitySnapshot.objects.filter(facility_id__in=facility_pks, month__in=months):
+        out.setdefault(s.facility_id, {})[s.month] = {
+            "risk_score": s.risk_score,
+            "equipment_count": s.equipment_count,
+            "equipment_age": s.equipment_age,
+        }
+    return out
+
+
+# --- portfolio --------------------------------------------------------------------------------
+
+
+def portfolio_recompute(*, as_of: date | None = None, model: ModelParams | None = None):
+    """Portfolio figures (§7) from the stored facility assessments; trend from snapshots."""
+    as_of = as_of or utc_today()
+    model = model or model_current()
+    rows = list(
+        FacilityAssessment.objects.filter(
+            source=Source.LOCAL, facility__deleted_at__isnull=True
+        ).select_related("facility")
+    )
+    total_facilities = Facility.objects.filter(deleted_at__isnull=True).count()
+    summaries = [
+        SimpleNamespace(
+            facility_id=a.facility.external_id,
+            facility_name=a.facility.name,
+            equipment_count=a.equipment_count,
+            risk_score=a.risk_score,
+            risk_level=a.risk_level or None,
+            critical_equipment_count=a.critical_equipment_count,
+            high_risk_equipment_count=a.high_risk_equipment_count,
+            compliance=SimpleNamespace(
+                nfpa_70b=a.payload["compliance"].get("nfpa_70b"),
+                nfpa_70e=a.payload["compliance"].get("nfpa_70e"),
+                overall=a.payload["compliance"].get("overall"),
+            ),
+        )
+        for a in rows
+    ]
+    # Facilities never assessed (no equipment ever) still count in total_facilities.
+    result = engine.assess_portfolio(summaries)
+    payload = result.to_dict()
+    payload["total_facilities"] = total_facilities
+    where = {a.facility.external_id: _city_state(a.facility) for a in rows}
+    for item in payload["highest_risk_facilities"]:
+        item["location"] = where.get(item["facility_id"], "")
+    payload["risk_trends"] = _portfolio_trend(rows, as_of, model)
+    obj, _ = PortfolioAssessment.objects.update_or_create(
+        source=Source.LOCAL,
+        defaults={
+            "algorithm_version": model.version,
+            "as_of": as_of,
+            "payload": payload,
+            "computed_at": timezone.now(),
+        },
+    )
+    from threatmap.cache import cache_invalidate_portfolio
+
+    cache_invalidate_portfolio()
+    transaction.on_commit(cache_invalidate_portfolio)
+    return obj
+
+
+def _city_state(f: Facility) -> str:
+    return ", ".join(p for p in (f.city, f.state) if p)
+
+
+def _trend_point(scores, count, days, known) -> dict:
+    return {
+        "risk_score": engine.round_half_up_ratio(sum(scores), len(scores)) if scores else None,
+        "equipment_count": count,
+        "equipment_age": engine.mean_age_years(days, known),
+    }
+
+
+def _portfolio_trend(rows: list[FacilityAssessment], as_of: date, model: ModelParams):
+    months = engine.history_points(as_of)[:-1]
+    stored = {s.month: s for s in PortfolioSnapshot.objects.filter(month__in=months)}
+    missing = [d for d in months if d not in stored]
+    if missing:
+        # Back-fill every facility missing that month first: the portfolio point is an
+        # aggregate over all active facilities, not just the ones just recomputed.
+        snapshots_fill(months=missing, model=model)
+        stored = {s.month: s for s in PortfolioSnapshot.objects.filter(month__in=months)}
+    out = []
+    for d in months:
+        snap = stored[d]
+        out.append(
+            {
+                "month": engine.month_label(d),
+                "risk_score": snap.risk_score,
+                "equipment_count": snap.equipment_count,
+                "equipment_age": snap.equipment_age,
+            }
+        )
+    live = [a for a in rows if a.equipment_count > 0 and a.risk_score is not None]
+    point = _trend_point(
+        [a.risk_score for a in live],
+        sum(a.equipment_count for a in rows),
+        sum(a.age_days_sum for a in rows),
+        sum(a.age_known for a in rows),
+    )
+    out.append({"month": engine.month_label(as_of), **point})
+    return out
+
+
+def _portfolio_point_from_facilities(month: date) -> dict:
+    snaps = list(
+        FacilitySnapshot.objects.filter(month=month, facility__deleted_at__isnull=True).values_list(
+            "risk_score", "equipment_count", "age_days_sum", "age_known"
+        )
+    )
+    return _trend_point(
+        [s for s, n, _, _ in snaps if n > 0 and s is not None],
+        sum(n for _, n, _, _ in snaps),
+        sum(d for _, _, d, _ in snaps),
+        sum(k for _, _, _, k in snaps),
+    )
+
+
+# --- monthly snapshots (risk-model.md §8) ------------------------------------------------------
+
+
+@dataclass
+class SnapshotStats:
+    months: list[date] = field(default_factory=list)
+    facility_snapshots: int = 0
+    portfolio_snapshots: int = 0
+
+
+_SNAPSHOT_UPDATE_FIELDS = [
+    "risk_score", "equipment_count", "equipment_age", "age_days_sum", "age_known",
+    "algorithm_version", "backfilled", "computed_at",
+]  # fmt: skip
+
+
+def previous_month_end(today: date | None = None) -> date:
+    """The last day of the month before ``today``'s (default: the UTC today)."""
+    return (today or utc_today()).replace(day=1) - timedelta(days=1)
+
+
+def snapshots_fill(
+    *,
+    months: Iterable[date],
+    model: ModelParams | None = None,
+    overwrite: bool = False,
+) -> SnapshotStats:
+    """Store facility and portfolio snapshots for month ends, computed by the engine at each
+    month's last day from the records known now.
+
+    ``overwrite=False`` (back-fill): only missing rows are written, flagged ``backfilled``.
+    ``overwrite=True`` (the monthly snapshot): every active facility's row and the portfolio
+    row for the month are (re)written with ``backfilled=False``. The portfolio point is
+    aggregated from the facility snapshots of the month (§7 trend rules).
+    """
+    months = sorted({engine.month_end(m) for m in months})
+    stats = SnapshotStats(months=months)
+    if not months:
+        return stats
+    model = model or model_current()
+    now = timezone.now()
+    active = list(
+        Facility.objects.filter(deleted_at__isnull=True).order_by("pk").values_list("pk", flat=True)
+    )
+    if overwrite:
+        need = {pk: months for pk in active}
+    else:
+        have = set(
+            FacilitySnapshot.objects.filter(month__in=months, facility_id__in=active).values_list(
+                "facility_id", "month"
+            )
+        )
+        need = {pk: [m for m in months if (pk, m) not in have] for pk in active}
+        need = {pk: ms for pk, ms in need.items() if ms}
+    for batch in facility_records(facility_pks=list(need)):
+        rows = []
+        for rec in batch:
+            for m in need[rec.pk]:
+                score, n, days, known = engine.facility_stats(rec.facility, model, m)
+                rows.append(
+                    FacilitySnapshot(
+                        facility_id=rec.pk, month=m, risk_score=score if n else None,
+                        equipment_count=n, equipment_age=engine.mean_age_years(days, known),
+                        age_days_sum=days, age_known=known, algorithm_version=model.version,
+                        backfilled=not overwrite, computed_at=now,
+                    )
+                )  # fmt: skip
+        if overwrite:
+            FacilitySnapshot.objects.bulk_create(
+                rows,
+                batch_size=2000,
+                update_conflicts=True,
+                unique_fields=["facility", "month"],
+                update_fields=_SNAPSHOT_UPDATE_FIELDS,
+            )
+        else:
+            FacilitySnapshot.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+        stats.facility_snapshots += len(rows)
+    for m in months:
+        point = _portfolio_point_from_facilities(m)
+        defaults = {
+            **point,
+            "algorithm_version": model.version,
+            "backfilled": not overwrite,
+            "computed_at": now,
+        }
+        if overwrite:
+            PortfolioSnapshot.objects.update_or_create(month=m, defaults=defaults)
+            stats.portfolio_snapshots += 1
+        else:
+            _, created = PortfolioSnapshot.objects.get_or_create(month=m, defaults=defaults)
+            stats.portfolio_snapshots += int(created)
+    return stats
+
+
+def snapshot_month_write(*, month: date | None = None) -> SnapshotStats:
+    """The monthly snapshot (beat, on the 1st): every active facility and the portfolio at
+    the last day of ``month`` (default: the month that just ended). Replaces back-filled
+    rows of that month."""
+    month = engine.month_end(month) if month else previous_month_end()
+    if month >= utc_today():
+        raise ValueError(f"{month:%b %Y} has not ended yet; snapshots are of ended months")
+    return snapshots_fill(months=[month], overwrite=True)
+
+
+def snapshots_backfill(*, months: int = 6, as_of: date | None = None) -> SnapshotStats:
+    """Fill missing snapshots of the ``months − 1`` month ends before ``as_of``'s month (the
+    history window of risk-model.md §8 without its live current month)."""
+    as_of = as_of or utc_today()
+    return snapshots_fill(months=engine.history_points(as_of, months)[:-1])
+
+
+# --- incremental --------------------------------------------------------------------------------
+
+
+def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
+    """Recompute the facilities whose records changed (outbox rows not yet recomputed)."""
+    rows = list(
+        RecordChange.objects.filter(recomputed_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "kind", "external_id", "facility_external_id")[:limit]
+    )
+    if not rows:
+        return None
+    fac_ext = {r[3] for r in rows if r[3]}
+    eq_ext = [r[2] for r in rows if r[1] == "maintenanceRecord"]
+    if eq_ext:
+        fac_ext |= set(
+            MaintenanceRecord.objects.filter(external_id__in=eq_ext).values_list(
+                "equipment__facility__external_id", flat=True
+            )
+        )
+    pks = list(Facility.objects.filter(external_id__in=fac_ext).values_list("pk", flat=True))
+    stats = risk_recompute(facility_pks=pks)
+    RecordChange.objects.filter(id__in=[r[0] for r in rows]).update(
+        recomputed_at=timezone.now()
+    )
+    return stats
