@@ -1,11 +1,11 @@
 import orjson
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from masterbus.api.errors import ApiError, Conflict, ErrorCode
+from masterbus.api.permissions import RequireScope
 from masterbus.api.signatures import verify
 
 from .events import EventConflict, EventInvalid, event_apply
@@ -14,8 +14,8 @@ from .events import EventConflict, EventInvalid, event_apply
 class CondoitEventsView(APIView):
     """Condoit's event bus pushes signed record events here."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    # The key with its scope (checked first: 401 / 403), then the signature in post().
+    permission_classes = [RequireScope("condoit:push")]
 
     @extend_schema(
         operation_id="condoit_events",

@@ -4,6 +4,7 @@
 """
 
 import logging
+import math
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
@@ -74,9 +75,43 @@ def _flatten_validation(detail) -> dict:
     return {"non_field_errors": [str(detail)]}
 
 
+WWW_AUTHENTICATE = 'ApiKey realm="api", Bearer realm="api"'
+
+_STATUS_CODE = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.AUTH_INVALID_CREDENTIALS,
+    403: ErrorCode.AUTH_FORBIDDEN,
+    404: ErrorCode.DATA_NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    429: ErrorCode.RATE_LIMITED,
+    500: ErrorCode.INTERNAL_ERROR,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
+
+
+def _message(detail) -> str:
+    # simplejwt's errors carry {"detail": …, "code": …}.
+    if isinstance(detail, dict) and "detail" in detail:
+        return str(detail["detail"])
+    if isinstance(detail, list) and detail:
+        return str(detail[0])
+    return str(detail)
+
+
+def _response(body, status_code, headers=None) -> Response:
+    # Imported here: rest_framework.views loads the auth classes, which import this module.
+    from rest_framework.views import set_rollback
+
+    headers = dict(headers or {})
+    if status_code == 401:
+        headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
+    set_rollback()
+    return Response(body, status=status_code, headers=headers)
+
+
 def exception_handler(exc, context):
     """DRF exception handler producing the envelope."""
-    headers = {}
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -84,42 +119,62 @@ def exception_handler(exc, context):
 
     if isinstance(exc, ApiError):
         body = envelope(exc.error_code, exc.message, exc.details)
-        return Response(body, status=exc.status_code, headers=exc.headers)
+        return _response(body, exc.status_code, exc.headers)
     if isinstance(exc, exceptions.ValidationError):
         body = envelope(
             ErrorCode.VALIDATION_ERROR, "Invalid request", _flatten_validation(exc.detail)
         )
-        return Response(body, status=400)
+        return _response(body, 400)
     if isinstance(exc, exceptions.ParseError):
-        return Response(envelope(ErrorCode.VALIDATION_ERROR, str(exc.detail), None), status=400)
+        return _response(envelope(ErrorCode.VALIDATION_ERROR, _message(exc.detail), None), 400)
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return Response(envelope(ErrorCode.VALIDATION_ERROR, str(exc.detail), None), status=415)
+        return _response(envelope(ErrorCode.VALIDATION_ERROR, _message(exc.detail), None), 415)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         code = getattr(exc, "error_code", None) or ErrorCode.AUTH_INVALID_CREDENTIALS
-        headers["WWW-Authenticate"] = 'ApiKey realm="api", Bearer realm="api"'
-        return Response(envelope(code, str(exc.detail), None), status=401, headers=headers)
+        return _response(envelope(code, _message(exc.detail), None), 401)
     if isinstance(exc, exceptions.PermissionDenied):
-        return Response(envelope(ErrorCode.AUTH_FORBIDDEN, str(exc.detail), None), status=403)
+        return _response(envelope(ErrorCode.AUTH_FORBIDDEN, _message(exc.detail), None), 403)
     if isinstance(exc, exceptions.NotFound):
-        return Response(envelope(ErrorCode.DATA_NOT_FOUND, "Not found", None), status=404)
+        return _response(envelope(ErrorCode.DATA_NOT_FOUND, "Not found", None), 404)
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return Response(envelope(ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), None), status=405)
+        body = envelope(ErrorCode.METHOD_NOT_ALLOWED, _message(exc.detail), None)
+        return _response(body, 405)
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 1)
-        return Response(
+        wait = max(1, math.ceil(exc.wait or 1))
+        return _response(
             envelope(ErrorCode.RATE_LIMITED, "Rate limit exceeded", {"retry_after": wait}),
-            status=429,
-            headers={"Retry-After": str(wait)},
+            429,
+            {"Retry-After": str(wait)},
         )
     if isinstance(exc, exceptions.APIException):
-        return Response(
-            envelope(ErrorCode.VALIDATION_ERROR, str(exc.detail), None), status=exc.status_code
-        )
+        code = _STATUS_CODE.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+        return _response(envelope(code, _message(exc.detail), None), exc.status_code)
     log.exception("Unhandled error in API view", exc_info=exc)
-    return Response(
+    return _response(
         envelope(ErrorCode.INTERNAL_ERROR, "Internal server error", None),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+class ApiExceptionMiddleware:
+    """Exceptions escaping non-DRF views under /api/ answer the envelope, also with DEBUG on
+    (Django's handler500 only applies with DEBUG off). No trace or SQL in the body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path_info.startswith("/api/"):
+            return None
+        if isinstance(exception, Http404):
+            return error_response(404, ErrorCode.DATA_NOT_FOUND, "Not found")
+        if isinstance(exception, PermissionDenied):
+            return error_response(403, ErrorCode.AUTH_FORBIDDEN, "Forbidden")
+        log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exception)
+        return error_response(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
 
 
 # Django-level handlers (URLs outside DRF views, e.g. unknown /api/ paths).

@@ -32,5 +32,10 @@ class RequestIdMiddleware:
 
 class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        rid = _request_id.get()
+        if rid == "-":
+            # django.request logs 4xx/5xx after the middleware chain has returned (the
+            # context is reset by then); it passes the request along, which has the id.
+            rid = getattr(getattr(record, "request", None), "request_id", "-")
+        record.request_id = rid
         return True

@@ -6,6 +6,7 @@ import pytest
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.models import Facility, ProcessedEvent, RecordChange, RejectedRecord
 from masterbus.api.signatures import sign
+from masterbus.services import api_key_create
 from tests import factories as f
 
 SECRET = "test-condoit-secret"
@@ -15,6 +16,14 @@ URL = "/api/v1/condoit/events"
 @pytest.fixture(autouse=True)
 def _secret(settings):
     settings.CONDOIT_WEBHOOK_SECRET = SECRET
+
+
+@pytest.fixture(autouse=True)
+def _api_key(client, db):
+    """The endpoint needs a key with condoit:push besides the signature: every request of the
+    test client sends one (tests/api/ covers the key's absence and wrong scopes)."""
+    _, raw = api_key_create(name="condoit push", scopes=["condoit:push"])
+    client.defaults["HTTP_X_API_KEY"] = raw
 
 
 def post(client, event, *, secret=SECRET, t=None, signature=None, path=URL):

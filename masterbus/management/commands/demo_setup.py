@@ -7,6 +7,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from facilities.condoit.files import import_file
+from masterbus.choices import ApiScope
+from masterbus.models import ApiKey
+from masterbus.services import api_key_create, api_key_revoke
+from voltmetrics.services import risk_recompute
+
+DEMO_KEY_NAME = "demo read key"
 
 
 class Command(BaseCommand):
@@ -38,6 +44,12 @@ class Command(BaseCommand):
             f"{run.created}, updated {run.updated}, unchanged {run.unchanged}, "
             f"rejected {run.rejected}"
         )
+        stats = risk_recompute()
+        self.stdout.write(
+            f"Computed risk and compliance: {stats.facilities} facilities, "
+            f"{stats.equipment} equipment, {stats.snapshots_backfilled} monthly snapshots "
+            f"back-filled, as of {stats.as_of} ({stats.seconds:.1f} s)"
+        )
 
         password = secrets.token_urlsafe(12)
         User = get_user_model()
@@ -45,7 +57,18 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        # A raw key is shown only when it is made: make a fresh one, retire the earlier ones.
+        api_key_revoke(keys=ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True))
+        _, read_key = api_key_create(
+            name=DEMO_KEY_NAME, scopes=[ApiScope.THREATMAP_READ], user=user
+        )
         self.stdout.write(self.style.SUCCESS("\nMasterBus demo is ready."))
         self.stdout.write("  Admin:    http://127.0.0.1:8000/admin/")
         self.stdout.write(f"  Login:    {username} / {password}")
         self.stdout.write("  Health:   http://127.0.0.1:8000/ready")
+        self.stdout.write(f"  Read API key: {read_key}")
+        self.stdout.write(
+            f'  Try:      curl -H "X-API-Key: {read_key}" '
+            "http://127.0.0.1:8000/api/v1/portfolio/summary"
+        )
+        self.stdout.write("  API docs: http://127.0.0.1:8000/api/v1/docs")
