@@ -6,9 +6,11 @@ PostgreSQL and Redis. MASTERBUS_ENV=production switches on the deployment harden
 refuses to start without SECRET_KEY.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -59,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "masterbus.api.request_id.RequestIdMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "masterbus.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "masterbus.api.errors.ApiExceptionMiddleware",
 ]
 
 ROOT_URLCONF = "masterbus.urls"
@@ -149,20 +155,69 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # X-API-Key (service keys), then Bearer JWT (users), then the admin's staff session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "masterbus.api.auth.ApiKeyAuthentication",
+        "masterbus.api.auth.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Reads need threatmap:read (keys) or a user; writes declare RequireScope(...) or need staff.
+    "DEFAULT_PERMISSION_CLASSES": ["masterbus.api.permissions.HasReadScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["masterbus.api.throttling.PrincipalRateThrottle"],
+    # Proxies in front of the app whose X-Forwarded-For entries are trusted for the per-address
+    # token throttle; 0 = REMOTE_ADDR only (X-Forwarded-For is ignored, it can be forged).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "masterbus.api.errors.exception_handler",
 }
+# Requests per minute per key or user (a key's own limit wins); keys holding condoit:push or
+# voltmetrics:callback without their own limit get the signed-endpoint limit.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=100)
+API_SIGNED_RATE_LIMIT_PER_MINUTE = env.int("API_SIGNED_RATE_LIMIT_PER_MINUTE", default=6000)
+# POST /auth/token (and /auth/token/refresh) per client address per minute.
+API_TOKEN_RATE_LIMIT_PER_MINUTE = env.int("API_TOKEN_RATE_LIMIT_PER_MINUTE", default=10)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=24),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+# Signed photo URLs (?exp=…&sig=…); empty = a key derived from SECRET_KEY.
+PHOTO_URL_SECRET = env.str("PHOTO_URL_SECRET", default="")
+PHOTO_URL_EXP_STEP = env.int("PHOTO_URL_EXP_STEP", default=300)
+# Browsers: origins allowed to call the API directly (ThreatMap's pages). Empty = none.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_headers, "x-api-key", "x-request-id", "if-none-match")
+CORS_EXPOSE_HEADERS = [
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "ETag",
+    "Last-Modified",
+    "X-Data-Stale",
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "MasterBus API",
-    "DESCRIPTION": "ThreatMap read API, Condoit event push and VoltMetrics callbacks.",
+    "DESCRIPTION": (
+        "ThreatMap read API, Condoit event push and VoltMetrics callbacks. Send a service key "
+        "as `X-API-Key` or a user's JWT as `Authorization: Bearer …` (POST /api/v1/auth/token). "
+        "Errors: `{\"error\": {\"code\", \"message\", \"details\", \"request_id\"}}`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /schema and /docs need no credentials (and are not refused for bad ones).
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "masterbus.api.schema.strip_trailing_slashes",
+    ],
 }
 
 # --- Condoit --------------------------------------------------------------------------------
@@ -184,6 +239,25 @@ WEBHOOK_REPLAY_WINDOW = env.int("WEBHOOK_REPLAY_WINDOW", default=300)
 # Rejected records keep at most this many bytes of their raw JSON.
 REJECTED_RAW_MAX_BYTES = env.int("REJECTED_RAW_MAX_BYTES", default=16384)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
+
+# --- Photos ---------------------------------------------------------------------------------
+# Equipment photos are fetched from CONDOIT_PHOTO_HOSTS only (condoit-source.md §1).
+# Larger answers are refused, with or without Content-Length (bytes).
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
+# Seconds: the read timeout of each fetch and the cap on the whole download.
+PHOTO_FETCH_TIMEOUT = env.float("PHOTO_FETCH_TIMEOUT", default=20.0)
+PHOTO_CONNECT_TIMEOUT = env.float("PHOTO_CONNECT_TIMEOUT", default=3.05)
+# Timeouts, connection errors, 429 and 5xx are retried this many times (backoff from 60 s).
+PHOTO_FETCH_MAX_RETRIES = env.int("PHOTO_FETCH_MAX_RETRIES", default=3)
+PHOTO_FETCH_RETRY_DELAY = env.int("PHOTO_FETCH_RETRY_DELAY", default=60)
+# The beat task queues at most this many pending photos per run.
+PHOTO_FETCH_BATCH = env.int("PHOTO_FETCH_BATCH", default=500)
+# Longest side of the stored thumbnail (pixels).
+PHOTO_THUMBNAIL_SIZE = env.int("PHOTO_THUMBNAIL_SIZE", default=320)
+# Allow photo hosts on private, loopback or link-local addresses (tests, on-premises Condoit).
+PHOTO_ALLOW_PRIVATE_HOSTS = env.bool("PHOTO_ALLOW_PRIVATE_HOSTS", default=False)
+# Lifetime (seconds) of signed photo URLs in payloads; also the photos' Cache-Control max-age.
+PHOTO_URL_TTL = env.int("PHOTO_URL_TTL", default=3600)
 
 # --- VoltMetrics ----------------------------------------------------------------------------
 VOLTMETRICS_URL = env.str("VOLTMETRICS_URL", default="")

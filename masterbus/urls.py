@@ -1,11 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from masterbus import health
-from masterbus.api import errors
+from masterbus.api import schema as _schema  # noqa: F401  registers the OpenAPI auth schemes
+from masterbus.api.views import ApiNotFoundView, TokenObtainView, TokenRefreshView
 
 api_v1 = [
     path("condoit/", include("facilities.condoit.urls")),
+    path("webhooks/", include("voltmetrics.integration.urls")),
+    re_path(r"^auth/token/?$", TokenObtainView.as_view(), name="auth-token"),
+    re_path(r"^auth/token/refresh/?$", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("", include("threatmap.export_urls")),
+    path("", include("equipment.photo_urls")),
+    path("", include("threatmap.urls")),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
 urlpatterns = [
@@ -16,7 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Anything else under /api/ is a 404 in the error envelope.
-    re_path(r"^api/", errors.handler404),
+    re_path(r"^api/", ApiNotFoundView.as_view()),
 ]
 
 handler404 = "masterbus.api.errors.handler404"

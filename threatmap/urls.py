@@ -1,0 +1,39 @@
+"""ThreatMap read API routes (under /api/v1/). Every path answers with and without a trailing
+slash; the slash variants are left out of the OpenAPI document (same operations)."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from . import views
+
+ROUTES = [
+    ("facilities", views.FacilityListView, "threatmap-facilities"),
+    ("facilities/<str:facility_id>", views.FacilityDetailView, "threatmap-facility"),
+    (
+        "facilities/<str:facility_id>/equipment",
+        views.FacilityEquipmentView,
+        "threatmap-facility-equipment",
+    ),
+    (
+        "facilities/<str:facility_id>/compliance",
+        views.FacilityComplianceView,
+        "threatmap-facility-compliance",
+    ),
+    ("facilities/<str:facility_id>/risks", views.FacilityRisksView, "threatmap-facility-risks"),
+    ("equipment/<str:equipment_id>", views.EquipmentDetailView, "threatmap-equipment"),
+    ("portfolio/summary", views.PortfolioSummaryView, "threatmap-portfolio-summary"),
+]
+
+
+def _unlisted(view):
+    return extend_schema_view(get=extend_schema(exclude=True))(
+        type(f"{view.__name__}Slash", (view,), {})
+    )
+
+
+urlpatterns = []
+for route, view, name in ROUTES:
+    urlpatterns += [
+        path(route, view.as_view(), name=name),
+        path(f"{route}/", _unlisted(view).as_view()),
+    ]

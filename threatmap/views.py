@@ -1,0 +1,240 @@
+"""ThreatMap read endpoints: validate the query, serve the cached payload or build it with a
+selector, answer with ETag / Last-Modified (304 on a matching If-None-Match).
+
+Authentication, permissions and throttling are the project-wide DRF defaults.
+"""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.views import APIView
+
+from masterbus.api.errors import ErrorCode
+from masterbus.api.schema import READ_ERRORS, error_responses
+
+from . import params as p
+from . import selectors
+from . import serializers as ser
+from .cache import (
+    LIST_SCOPE,
+    PORTFOLIO_SCOPE,
+    cached_payload,
+    facility_scope,
+    payload_response,
+)
+
+TAG = "ThreatMap"
+NOT_MODIFIED = {304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag).")}
+CACHE_HEADERS = [
+    OpenApiParameter(
+        "If-None-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="An ETag from an earlier response; a match answers 304 without a body.",
+    )
+]
+
+
+def _path_id(name, what):
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.PATH, description=f"Condoit {what} id."
+    )
+
+
+def _list_params(*, limit, sorts, search, filters):
+    lo, hi, default = limit
+    return [
+        OpenApiParameter("page", OpenApiTypes.INT, description="Page number, ≥ 1 (default 1)."),
+        OpenApiParameter(
+            "limit", OpenApiTypes.INT, description=f"Page size, {lo}–{hi} (default {default})."
+        ),
+        OpenApiParameter(
+            "sort",
+            OpenApiTypes.STR,
+            enum=list(sorts),
+            description="Sort field (default name). Names sort by code point; nulls last in "
+            "either order; ties by name, then id.",
+        ),
+        OpenApiParameter(
+            "order", OpenApiTypes.STR, enum=list(p.ORDERS), description="Default asc."
+        ),
+        OpenApiParameter(
+            "search", OpenApiTypes.STR, description=f"Case-insensitive substring of {search}."
+        ),
+        *filters,
+        *CACHE_HEADERS,
+    ]
+
+
+def _enum_filter(name, values, text):
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, enum=list(values), description=f"{text} (case-insensitive)."
+    )
+
+
+def _responses(serializer, *errors):
+    return {200: serializer, **NOT_MODIFIED, **error_responses(*errors, *READ_ERRORS)}
+
+
+BAD_QUERY = ErrorCode.VALIDATION_ERROR
+NOT_FOUND = ErrorCode.DATA_NOT_FOUND
+
+
+class FacilityListView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="facilities_list",
+        summary="Facilities with their risk summary (paged)",
+        parameters=_list_params(
+            limit=p.FACILITY_LIMIT,
+            sorts=p.FACILITY_SORTS,
+            search="name, address, city and contractor",
+            filters=[
+                _enum_filter("risk_level", p.RISK_LEVELS, "Facility risk level"),
+                _enum_filter("compliance_status", p.COMPLIANCE_STATUSES, "Compliance status"),
+            ],
+        ),
+        responses=_responses(ser.FacilityListSerializer, BAD_QUERY),
+    )
+    def get(self, request):
+        q = p.facility_list_params(request.query_params)
+        rendered = cached_payload(
+            endpoint="facilities",
+            scope=LIST_SCOPE,
+            params=q.cache_key(),
+            build=lambda: selectors.facility_list(params=q),
+        )
+        return payload_response(request, rendered)
+
+
+class FacilityDetailView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="facilities_retrieve",
+        summary="Facility detail",
+        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
+        responses=_responses(ser.FacilityDetailSerializer, NOT_FOUND),
+    )
+    def get(self, request, facility_id):
+        _require_facility(facility_id)
+        rendered = cached_payload(
+            endpoint="facility",
+            scope=facility_scope(facility_id),
+            params=facility_id,
+            build=lambda: selectors.facility_detail(facility_id=facility_id),
+        )
+        return payload_response(request, rendered)
+
+
+class FacilityEquipmentView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="facilities_equipment_list",
+        summary="Equipment of one facility (paged)",
+        parameters=[
+            _path_id("facility_id", "facility"),
+            *_list_params(
+                limit=p.EQUIPMENT_LIMIT,
+                sorts=p.EQUIPMENT_SORTS,
+                search="name, building, room and manufacturer",
+                filters=[
+                    _enum_filter("type", p.EQUIPMENT_TYPES, "Equipment type"),
+                    _enum_filter("risk_level", p.RISK_LEVELS, "Risk rating"),
+                ],
+            ),
+        ],
+        responses=_responses(ser.EquipmentListSerializer, BAD_QUERY, NOT_FOUND),
+    )
+    def get(self, request, facility_id):
+        q = p.equipment_list_params(request.query_params)
+        _require_facility(facility_id)
+        rendered = cached_payload(
+            endpoint="facility-equipment",
+            scope=facility_scope(facility_id),
+            params=f"{facility_id}|{q.cache_key()}",
+            build=lambda: selectors.facility_equipment_list(facility_id=facility_id, params=q),
+        )
+        return payload_response(request, rendered)
+
+
+class EquipmentDetailView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="equipment_retrieve",
+        summary="Equipment detail",
+        parameters=[_path_id("equipment_id", "equipment"), *CACHE_HEADERS],
+        responses=_responses(ser.EquipmentDetailSerializer, NOT_FOUND),
+    )
+    def get(self, request, equipment_id):
+        facility_id = selectors.equipment_facility_id(equipment_id)
+        rendered = cached_payload(
+            endpoint="equipment",
+            scope=facility_scope(facility_id),
+            params=equipment_id,
+            build=lambda: selectors.equipment_detail(equipment_id=equipment_id),
+        )
+        return payload_response(request, rendered)
+
+
+class FacilityComplianceView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="facilities_compliance_retrieve",
+        summary="NFPA 70B / 70E compliance of a facility",
+        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
+        responses=_responses(ser.FacilityComplianceSerializer, NOT_FOUND),
+    )
+    def get(self, request, facility_id):
+        _require_facility(facility_id)
+        rendered = cached_payload(
+            endpoint="compliance",
+            scope=facility_scope(facility_id),
+            params=facility_id,
+            build=lambda: selectors.facility_compliance(facility_id=facility_id),
+        )
+        return payload_response(request, rendered)
+
+
+class FacilityRisksView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="facilities_risks_retrieve",
+        summary="Risk categories, trend, high-risk items and recommendations of a facility",
+        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
+        responses=_responses(ser.FacilityRisksSerializer, NOT_FOUND),
+    )
+    def get(self, request, facility_id):
+        _require_facility(facility_id)
+        rendered = cached_payload(
+            endpoint="risks",
+            scope=facility_scope(facility_id),
+            params=facility_id,
+            build=lambda: selectors.facility_risks(facility_id=facility_id),
+        )
+        return payload_response(request, rendered)
+
+
+class PortfolioSummaryView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="portfolio_summary_retrieve",
+        summary="Whole-portfolio overview",
+        parameters=CACHE_HEADERS,
+        responses=_responses(
+            ser.PortfolioSummarySerializer,
+        ),
+    )
+    def get(self, request):
+        rendered = cached_payload(
+            endpoint="portfolio",
+            scope=PORTFOLIO_SCOPE,
+            params="",
+            build=selectors.portfolio_summary,
+        )
+        return payload_response(request, rendered)
+
+
+def _require_facility(facility_id: str) -> None:
+    """404 for unknown or soft-deleted facilities even while a cached payload exists."""
+    if not selectors.facility_exists(facility_id):
+        raise Http404
