@@ -36,6 +36,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from masterbus.http import is_retryable_status
+
 from .choices import PhotoStatus
 from .models import Photo
 
@@ -219,7 +221,7 @@ def _download(url: str, session: requests.Session) -> tuple[bytes, str]:
                     raise PhotoRefused(f"HTTP {resp.status_code} without Location")
                 url = urljoin(url, location)
                 continue
-            if resp.status_code == 429 or resp.status_code >= 500:
+            if is_retryable_status(resp.status_code):
                 raise _Transient(f"HTTP {resp.status_code}")
             if resp.status_code != 200:
                 raise PhotoRefused(f"HTTP {resp.status_code}")
@@ -400,6 +402,16 @@ def _store(photo_id: int, url: str, data: bytes, images: _Images) -> FetchOutcom
                 storage.delete(name)
             except Exception:
                 log.warning("could not delete %s", name, exc_info=True)
+    # Payloads that name this equipment's newest photo now have a URL to show.
+    from threatmap.cache import cache_invalidate_facility
+
+    facility = (
+        Photo.objects.filter(pk=photo_id)
+        .values_list("equipment__facility__external_id", flat=True)
+        .first()
+    )
+    if facility:
+        cache_invalidate_facility(facility)
     return FetchOutcome(photo_id, PhotoStatus.FETCHED)
 
 

@@ -36,3 +36,19 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request):
+    """Tasks run in the test's process (eagerly), except in the end-to-end tests, which
+    exercise a real worker through the real broker."""
+    if "e2e" in request.keywords:
+        yield
+        return
+    from masterbus.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved

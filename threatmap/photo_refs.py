@@ -3,7 +3,7 @@
 Photo URLs are signed with an expiry and absolute to the request's host (or PUBLIC_BASE_URL),
 so a cached payload cannot hold them. Selectors put a placeholder string where a URL goes;
 :func:`finalize` swaps every placeholder in the rendered bytes for a freshly signed absolute
-URL (or ``null`` while signing is unavailable). The placeholder starts with a NUL character,
+URL (``null`` when no absolute URL can be made). The placeholder starts with a NUL character,
 which no Condoit string can hold (PostgreSQL text refuses NUL), so it never collides with data.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
+
+from equipment.photo_urls import photo_signed_url
 
 _PREFIX = "\x00tm-photo:"
 # As JSONRenderer writes the placeholder string: NUL escaped as \u0000.
@@ -23,42 +24,16 @@ def photo_ref(photo_external_id: str, kind: str = "thumbnail") -> str:
     return f"{_PREFIX}{photo_external_id.encode().hex()}:{kind}"
 
 
-def _signer():
-    """``(request, photo id, kind) -> absolute signed URL | None``, or None while the photo
-    endpoints are not installed (URLs are then null)."""
-    try:  # the photo endpoints own their paths and the signing
-        from equipment.photo_urls import photo_signed_url
-    except ImportError:
-        photo_signed_url = None
-    if photo_signed_url is not None:
-        return lambda request, ext, kind: photo_signed_url(
-            ext, request=request, thumbnail=kind == "thumbnail"
-        )
-    try:
-        from masterbus.api.photo_urls import sign_path
-    except ImportError:
-        return None
-    return lambda request, ext, kind: sign_path(_path(ext, kind), request=request)
-
-
-def _path(photo_external_id: str, kind: str) -> str:
-    base = f"/api/v1/photos/{quote(photo_external_id, safe='')}"
-    return base + "/thumbnail" if kind == "thumbnail" else base
-
-
 def finalize(body: bytes, request) -> bytes:
     """Replace the placeholders of a rendered payload with signed absolute URLs."""
     if b"tm-photo:" not in body:
         return body
-    signer = _signer()
     memo: dict[bytes, bytes] = {}
 
     def swap(m: re.Match) -> bytes:
         if m.group(0) not in memo:
-            url = None
-            if signer is not None:
-                ext = bytes.fromhex(m.group(1).decode()).decode()
-                url = signer(request, ext, m.group(2).decode())
+            ext = bytes.fromhex(m.group(1).decode()).decode()
+            url = photo_signed_url(ext, request=request, thumbnail=m.group(2) == b"thumbnail")
             memo[m.group(0)] = json.dumps(url).encode()
         return memo[m.group(0)]
 

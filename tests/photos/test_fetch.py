@@ -416,3 +416,16 @@ def test_photo_changed_during_fetch_is_left_pending(httpserver, make_photo, sett
     assert outcome.status == PhotoStatus.PENDING
     assert photo.status == PhotoStatus.PENDING
     assert media_files(settings) == []
+
+
+def test_a_fetch_invalidates_the_cached_facility_payloads(httpserver, make_photo):
+    from threatmap import cache as tm_cache
+
+    photo = make_photo(httpserver.url_for("/fac/eq/new.png"))
+    facility = photo.equipment.facility.external_id
+    before = tm_cache.generation(tm_cache.facility_scope(facility))
+    httpserver.expect_request("/fac/eq/new.png").respond_with_data(
+        image_bytes("PNG"), content_type="image/png"
+    )
+    assert fetch(photo).status == PhotoStatus.FETCHED
+    assert tm_cache.generation(tm_cache.facility_scope(facility)) != before
