@@ -1,7 +1,11 @@
+import io
 import os
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+
+from tests import factories as f
 
 ON_SERVICES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(
     settings.REDIS_URL
@@ -52,3 +56,17 @@ def _tasks_in_process(request):
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def import_export(tmp_path):
+    """``import_export(facilities=…, equipment=…, maintenance=…)`` writes an export document
+    and imports it with ``manage.py import_condoit``; returns the file's path."""
+    counter = iter(range(1, 10_000))
+
+    def run(**kinds):
+        path = f.write_export(tmp_path / f"export_{next(counter)}.json", **kinds)
+        call_command("import_condoit", str(path), "--no-progress", stdout=io.StringIO())
+        return path
+
+    return run

@@ -1,6 +1,7 @@
-"""Builders of raw Condoit records (camelCase, as Condoit sends them)."""
+"""Builders of raw Condoit records (camelCase, as Condoit sends them) and of export files."""
 
 import itertools
+import json
 
 _seq = itertools.count(1)
 
@@ -74,3 +75,19 @@ def maintenance(equipment_id, **over):
     }
     rec.update(over)
     return rec
+
+
+def export_doc(facilities=(), equipment=(), maintenance=()):
+    """A Condoit JSON export document holding these records."""
+    return {
+        "exportedAt": "2025-03-01T00:00:00Z",
+        "facilities": list(facilities),
+        "equipment": list(equipment),
+        "maintenanceRecords": list(maintenance),
+    }
+
+
+def write_export(path, facilities=(), equipment=(), maintenance=()):
+    """Write :func:`export_doc` of these records to ``path``; returns ``path``."""
+    path.write_text(json.dumps(export_doc(facilities, equipment, maintenance)))
+    return path

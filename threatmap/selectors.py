@@ -330,18 +330,23 @@ def facility_list(*, params: FacilityListParams) -> tuple[dict, datetime | None]
             "risk_rating": _severity("fa__risk_level"),
             "last_updated": F("last_updated"),
         }[params.sort]
-        desc = params.order == "desc"
-        ordering = [
-            key.desc(nulls_last=True) if desc else key.asc(nulls_last=True),
-            codepoint("name").asc(),
-            codepoint("external_id").asc(),
-        ]
+        ordering = _ordering(key, params.order)
         page = qs.annotate(
             a_distribution=KeyTransform("risk_distribution", "fa__payload")
         ).order_by(*ordering)[offset : offset + params.limit]
         items = [_facility_item(f) for f in page]
     body = {"total": total, "page": params.page, "limit": params.limit, "facilities": items}
     return body, _max_ts(i["last_updated"] for i in items)
+
+
+def _ordering(key, order: str) -> list:
+    """Sort by ``key`` in ``order``, nulls last either way; ties by name, then id (code point
+    order)."""
+    return [
+        key.desc(nulls_last=True) if order == "desc" else key.asc(nulls_last=True),
+        codepoint("name").asc(),
+        codepoint("external_id").asc(),
+    ]
 
 
 def _max_ts(values) -> datetime | None:
@@ -442,12 +447,7 @@ def facility_equipment_list(
             "install_date": F("install_date"),
             "last_service": F("last_service_at"),
         }[params.sort]
-        desc = params.order == "desc"
-        ordering = [
-            key.desc(nulls_last=True) if desc else key.asc(nulls_last=True),
-            codepoint("name").asc(),
-            codepoint("external_id").asc(),
-        ]
+        ordering = _ordering(key, params.order)
         ctx = _Context()
         page = qs.order_by(*ordering)[offset : offset + params.limit]
         items = [_equipment_item(e, ctx) for e in page]

@@ -80,6 +80,29 @@ BAD_QUERY = ErrorCode.VALIDATION_ERROR
 NOT_FOUND = ErrorCode.DATA_NOT_FOUND
 
 
+def _facility_schema(operation_id, summary, serializer):
+    """The schema of an endpoint serving one facility's payload (404 for an unknown one)."""
+    return extend_schema(
+        tags=[TAG],
+        operation_id=operation_id,
+        summary=summary,
+        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
+        responses=_responses(serializer, NOT_FOUND),
+    )
+
+
+def _facility_payload(request, facility_id, endpoint, selector):
+    """``selector(facility_id=…)``'s payload, cached in the facility's scope."""
+    _require_facility(facility_id)
+    rendered = cached_payload(
+        endpoint=endpoint,
+        scope=facility_scope(facility_id),
+        params=facility_id,
+        build=lambda: selector(facility_id=facility_id),
+    )
+    return payload_response(request, rendered)
+
+
 class FacilityListView(APIView):
     @extend_schema(
         tags=[TAG],
@@ -108,22 +131,9 @@ class FacilityListView(APIView):
 
 
 class FacilityDetailView(APIView):
-    @extend_schema(
-        tags=[TAG],
-        operation_id="facilities_retrieve",
-        summary="Facility detail",
-        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
-        responses=_responses(ser.FacilityDetailSerializer, NOT_FOUND),
-    )
+    @_facility_schema("facilities_retrieve", "Facility detail", ser.FacilityDetailSerializer)
     def get(self, request, facility_id):
-        _require_facility(facility_id)
-        rendered = cached_payload(
-            endpoint="facility",
-            scope=facility_scope(facility_id),
-            params=facility_id,
-            build=lambda: selectors.facility_detail(facility_id=facility_id),
-        )
-        return payload_response(request, rendered)
+        return _facility_payload(request, facility_id, "facility", selectors.facility_detail)
 
 
 class FacilityEquipmentView(APIView):
@@ -177,41 +187,23 @@ class EquipmentDetailView(APIView):
 
 
 class FacilityComplianceView(APIView):
-    @extend_schema(
-        tags=[TAG],
-        operation_id="facilities_compliance_retrieve",
-        summary="NFPA 70B / 70E compliance of a facility",
-        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
-        responses=_responses(ser.FacilityComplianceSerializer, NOT_FOUND),
+    @_facility_schema(
+        "facilities_compliance_retrieve",
+        "NFPA 70B / 70E compliance of a facility",
+        ser.FacilityComplianceSerializer,
     )
     def get(self, request, facility_id):
-        _require_facility(facility_id)
-        rendered = cached_payload(
-            endpoint="compliance",
-            scope=facility_scope(facility_id),
-            params=facility_id,
-            build=lambda: selectors.facility_compliance(facility_id=facility_id),
-        )
-        return payload_response(request, rendered)
+        return _facility_payload(request, facility_id, "compliance", selectors.facility_compliance)
 
 
 class FacilityRisksView(APIView):
-    @extend_schema(
-        tags=[TAG],
-        operation_id="facilities_risks_retrieve",
-        summary="Risk categories, trend, high-risk items and recommendations of a facility",
-        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
-        responses=_responses(ser.FacilityRisksSerializer, NOT_FOUND),
+    @_facility_schema(
+        "facilities_risks_retrieve",
+        "Risk categories, trend, high-risk items and recommendations of a facility",
+        ser.FacilityRisksSerializer,
     )
     def get(self, request, facility_id):
-        _require_facility(facility_id)
-        rendered = cached_payload(
-            endpoint="risks",
-            scope=facility_scope(facility_id),
-            params=facility_id,
-            build=lambda: selectors.facility_risks(facility_id=facility_id),
-        )
-        return payload_response(request, rendered)
+        return _facility_payload(request, facility_id, "risks", selectors.facility_risks)
 
 
 class PortfolioSummaryView(APIView):

@@ -10,16 +10,16 @@ error type, :class:`CondoitError`. The bearer token never appears in logs or mes
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import requests
 from django.conf import settings
+
+from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,6 @@ class CondoitError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.wait = wait  # seconds the server asked for (Retry-After), if any
 
 
 class CondoitClient:
@@ -134,7 +126,7 @@ class CondoitClient:
         for attempt in range(attempts):
             try:
                 return self._get_once(url, params)
-            except _Retryable as exc:
+            except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     raise CondoitError(
                         f"GET {path} failed after {attempts} attempt(s): {exc.message}",
@@ -149,11 +141,9 @@ class CondoitClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:
-            return max(0.0, min(asked, self.backoff_cap))
-        # Exponential backoff with "equal jitter": half fixed, half random.
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        if asked is not None:  # Retry-After, already capped
+            return asked
+        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
 
     def _get_once(self, url: str, params: dict) -> bytes:
         try:
@@ -161,30 +151,33 @@ class CondoitClient:
                 url, params=params, timeout=self.timeout, stream=True, allow_redirects=False
             )
         except requests.Timeout:
-            raise _Retryable("timed out") from None
+            raise RetryableError("timed out") from None
         except requests.ConnectionError as exc:
-            raise _Retryable(f"connection error ({type(exc).__name__})") from None
+            raise RetryableError(f"connection error ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             raise CondoitError(f"request to Condoit failed: {type(exc).__name__}") from None
         with resp:
             status = resp.status_code
             if status == 429:
-                raise _Retryable("429 Too Many Requests", 429, _retry_after(resp))
+                wait = retry_after_seconds(resp.headers.get("Retry-After"), self.backoff_cap)
+                raise RetryableError("429 Too Many Requests", 429, wait)
             if status >= 500:
-                raise _Retryable(f"{status} {resp.reason or 'server error'}", status)
+                raise RetryableError(f"{status} {resp.reason or 'server error'}", status)
             try:
                 body = self._read(resp)
             except requests.Timeout:
-                raise _Retryable("timed out reading the response") from None
+                raise RetryableError("timed out reading the response") from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise _Retryable(f"connection broke while reading ({type(exc).__name__})") from None
+                raise RetryableError(
+                    f"connection broke while reading ({type(exc).__name__})"
+                ) from None
             except requests.RequestException as exc:
                 raise CondoitError(
                     f"could not read Condoit's response: {type(exc).__name__}", status
                 ) from None
         if not 200 <= status < 300:
             raise CondoitError(
-                f"Condoit answered {status} {resp.reason or ''}".rstrip() + _error_detail(body),
+                f"Condoit answered {status} {resp.reason or ''}".rstrip() + error_detail(body),
                 status,
             )
         return body
@@ -200,40 +193,6 @@ class CondoitClient:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = (resp.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _error_detail(body: bytes) -> str:
-    """``{"error": {"code": …, "message": …}}`` → ": code: message" (bounded)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    err = data.get("error") if isinstance(data, dict) else None
-    if isinstance(err, dict):
-        parts = [str(err[k]) for k in ("code", "message") if err.get(k)]
-        text = ": ".join(parts)
-    elif isinstance(err, str):
-        text = err
-    else:
-        return ""
-    return f": {text[:500]}" if text else ""
 
 
 def _parse_page(body: bytes, resource: str) -> tuple[list[Any], str | None]:

@@ -1,4 +1,3 @@
-import orjson
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -6,7 +5,7 @@ from rest_framework.views import APIView
 
 from masterbus.api.errors import ApiError, Conflict, ErrorCode
 from masterbus.api.permissions import RequireScope
-from masterbus.api.signatures import verify
+from masterbus.api.signatures import signed_json_body
 
 from .events import EventConflict, EventInvalid, event_apply
 
@@ -29,12 +28,7 @@ class CondoitEventsView(APIView):
         },
     )
     def post(self, request):
-        body = request.body
-        verify(settings.CONDOIT_WEBHOOK_SECRET, request.headers.get("X-Condoit-Signature"), body)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body is not valid JSON") from None
+        payload = signed_json_body(request, settings.CONDOIT_WEBHOOK_SECRET, "X-Condoit-Signature")
         try:
             result = event_apply(payload)
         except EventInvalid as exc:

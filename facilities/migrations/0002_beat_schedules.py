@@ -4,41 +4,26 @@ get_or_create by name, so a schedule staff edited in the admin is left as it is.
 """
 
 from django.db import migrations
-from django.utils import timezone
+
+from masterbus.beat import seed_periodic_task, unseed_periodic_task
 
 TASK_NAME = "Condoit pull"
 TASK = "facilities.tasks.condoit_pull_task"
+EVERY_MINUTES = 15
 
 
 def seed(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    every = IntervalSchedule.objects.filter(every=15, period="minutes").order_by("id").first()
-    if every is None:
-        every = IntervalSchedule.objects.create(every=15, period="minutes")
-    _, created = PeriodicTask.objects.get_or_create(
-        name=TASK_NAME,
-        defaults={
-            "task": TASK,
-            "interval": every,
-            "kwargs": "{}",
-            "enabled": True,
-            "description": "Pull changed records from Condoit's export API (condoit-source.md §2).",
-        },
+    seed_periodic_task(
+        apps,
+        TASK_NAME,
+        TASK,
+        every_minutes=EVERY_MINUTES,
+        description="Pull changed records from Condoit's export API (condoit-source.md §2).",
     )
-    if created:
-        # Tell a running DatabaseScheduler to reload (the model's signal does not fire here).
-        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def unseed(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    PeriodicTask.objects.filter(name=TASK_NAME, task=TASK).delete()
-    IntervalSchedule.objects.filter(every=15, period="minutes", periodictask__isnull=True).delete()
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    unseed_periodic_task(apps, TASK_NAME, TASK, every_minutes=EVERY_MINUTES)
 
 
 class Migration(migrations.Migration):

@@ -14,6 +14,7 @@ from facilities.condoit.files import FileFormatError, import_file
 from facilities.condoit.ingest import Ingestor
 from facilities.models import Facility, RecordChange, RejectedRecord, SyncRun
 from tests import factories as f
+from tests.factories import export_doc as doc
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +24,6 @@ T1 = "2025-02-01T00:00:00Z"
 def write_json(path, obj):
     path.write_text(json.dumps(obj))
     return path
-
-
-def doc(facilities=(), equipment=(), maintenance=()):
-    return {
-        "exportedAt": "2025-03-01T00:00:00Z",
-        "facilities": list(facilities),
-        "equipment": list(equipment),
-        "maintenanceRecords": list(maintenance),
-    }
 
 
 def ndjson(path, entries):

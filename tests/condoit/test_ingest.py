@@ -18,23 +18,13 @@ from facilities.condoit.files import import_file
 from facilities.condoit.ingest import Ingestor, rerun_rejected
 from facilities.models import Facility, FieldOverride, RecordChange, RejectedRecord, SyncRun
 from tests import factories as f
+from tests.factories import write_export as write_doc
 
 pytestmark = pytest.mark.django_db
 
 T0 = "2025-01-01T00:00:00Z"
 T1 = "2025-02-01T00:00:00Z"
 T_OLD = "2024-12-01T00:00:00Z"
-
-
-def write_doc(path, facilities=(), equipment=(), maintenance=()):
-    doc = {
-        "exportedAt": "2025-03-01T00:00:00Z",
-        "facilities": list(facilities),
-        "equipment": list(equipment),
-        "maintenanceRecords": list(maintenance),
-    }
-    path.write_text(json.dumps(doc))
-    return path
 
 
 def write_ndjson(path, entries):

@@ -1,40 +1,13 @@
 """A small portfolio imported through the real Condoit import path and recomputed in-process."""
 
-import io
-import json
-from datetime import UTC, datetime
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from tests import factories as f
 from voltmetrics.services import risk_recompute
 
 T_OLD = "2025-01-01T00:00:00Z"
-
-
-def export_doc(facilities=(), equipment=(), maintenance=()):
-    return {
-        "exportedAt": datetime.now(UTC).isoformat(),
-        "facilities": list(facilities),
-        "equipment": list(equipment),
-        "maintenanceRecords": list(maintenance),
-    }
-
-
-@pytest.fixture
-def import_export(tmp_path):
-    counter = iter(range(1, 10_000))
-
-    def run(**kinds):
-        path = tmp_path / f"export_{next(counter)}.json"
-        path.write_text(json.dumps(export_doc(**kinds)))
-        call_command("import_condoit", str(path), "--no-progress", stdout=io.StringIO())
-        return path
-
-    return run
 
 
 @pytest.fixture

@@ -52,24 +52,9 @@ def demo_portfolio(db, tmp_path):
 
 
 @pytest.fixture
-def import_doc(db, tmp_path):
-    counter = iter(range(1, 1000))
-
-    def run(facilities=(), equipment=(), maintenance=()):
-        path = tmp_path / f"export_{next(counter)}.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "exportedAt": "2025-03-01T00:00:00Z",
-                    "facilities": list(facilities),
-                    "equipment": list(equipment),
-                    "maintenanceRecords": list(maintenance),
-                }
-            )
-        )
-        call_command("import_condoit", str(path), "--no-progress", stdout=io.StringIO())
-
-    return run
+def import_doc(db, import_export):
+    """``import_doc(facilities=…, equipment=…, maintenance=…)``: imported by the command."""
+    return import_export
 
 
 @pytest.fixture

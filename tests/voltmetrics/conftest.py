@@ -1,40 +1,14 @@
 """A small Condoit portfolio imported through the real import path, for the risk pipeline."""
 
-import io
-import json
 from datetime import date
 
 import pytest
-from django.core.management import call_command
 
 from tests import factories as f
 
 AS_OF = date(2025, 3, 15)
 T1 = "2025-02-01T00:00:00Z"
 T2 = "2025-03-01T00:00:00Z"
-
-
-def export_doc(facilities=(), equipment=(), maintenance=()):
-    return {
-        "exportedAt": "2025-03-01T00:00:00Z",
-        "facilities": list(facilities),
-        "equipment": list(equipment),
-        "maintenanceRecords": list(maintenance),
-    }
-
-
-@pytest.fixture
-def import_export(tmp_path):
-    """Write an export document and import it with ``manage.py import_condoit``."""
-    counter = iter(range(1, 1000))
-
-    def run(**kinds):
-        path = tmp_path / f"export_{next(counter)}.json"
-        path.write_text(json.dumps(export_doc(**kinds)))
-        call_command("import_condoit", str(path), "--no-progress", stdout=io.StringIO())
-        return path
-
-    return run
 
 
 @pytest.fixture

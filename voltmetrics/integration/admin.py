@@ -4,20 +4,10 @@ Registered on import; ``voltmetrics/admin.py`` imports this module."""
 
 from django.contrib import admin, messages
 
+from facilities.admin_support import ReadOnlyAdmin
 from voltmetrics.models import Job, WebhookEvent
 
 from .jobs import voltmetrics_job_retry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Job)

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +25,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
 from voltmetrics.choices import JobStatus, Rating
 
 log = logging.getLogger(__name__)
@@ -56,14 +55,6 @@ class VoltMetricsError(Exception):
     @property
     def unavailable(self) -> bool:
         return self.kind == "unavailable"
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.wait = wait
 
 
 # --- circuit breaker ----------------------------------------------------------------------------
@@ -503,7 +494,7 @@ class VoltMetricsClient:
         for attempt in range(attempts):
             try:
                 status, raw = self._once(method, path, payload)
-            except _Retryable as exc:
+            except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     self.breaker.failure()
                     raise VoltMetricsError(
@@ -526,7 +517,7 @@ class VoltMetricsClient:
             self.breaker.success()
             if not 200 <= status < 300:
                 raise VoltMetricsError(
-                    f"{method} {path}: VoltMetrics answered {status}{_error_detail(raw)}",
+                    f"{method} {path}: VoltMetrics answered {status}{error_detail(raw)}",
                     kind="rejected",
                     status=status,
                 )
@@ -547,11 +538,9 @@ class VoltMetricsClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:
-            return max(0.0, min(asked, self.backoff_cap))
-        # Exponential backoff with "equal jitter": half fixed, half random.
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        if asked is not None:  # Retry-After, already capped
+            return asked
+        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
 
     def _once(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"} if payload is not None else None
@@ -566,9 +555,9 @@ class VoltMetricsClient:
                 allow_redirects=False,
             )
         except requests.Timeout:
-            raise _Retryable("timed out") from None
+            raise RetryableError("timed out") from None
         except requests.ConnectionError as exc:
-            raise _Retryable(f"connection error ({type(exc).__name__})") from None
+            raise RetryableError(f"connection error ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             raise VoltMetricsError(
                 f"request to VoltMetrics failed: {type(exc).__name__}", kind="rejected"
@@ -576,15 +565,18 @@ class VoltMetricsClient:
         with resp:
             status = resp.status_code
             if status == 429:
-                raise _Retryable("429 Too Many Requests", 429, _retry_after(resp))
+                wait = retry_after_seconds(resp.headers.get("Retry-After"), self.backoff_cap)
+                raise RetryableError("429 Too Many Requests", 429, wait)
             if status >= 500:
-                raise _Retryable(f"{status} {resp.reason or 'server error'}", status)
+                raise RetryableError(f"{status} {resp.reason or 'server error'}", status)
             try:
                 raw = _read(resp)
             except requests.Timeout:
-                raise _Retryable("timed out reading the answer") from None
+                raise RetryableError("timed out reading the answer") from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise _Retryable(f"connection broke while reading ({type(exc).__name__})") from None
+                raise RetryableError(
+                    f"connection broke while reading ({type(exc).__name__})"
+                ) from None
             except requests.RequestException as exc:
                 raise VoltMetricsError(
                     f"could not read VoltMetrics' answer: {type(exc).__name__}", kind="invalid"
@@ -606,39 +598,6 @@ def _read(resp: requests.Response) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = (resp.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _error_detail(body: bytes) -> str:
-    """``{"error": {"code", "message", "details"}}`` → ": code: message" (bounded)."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    err = data.get("error") if isinstance(data, dict) else None
-    if isinstance(err, dict):
-        text = ": ".join(str(err[k]) for k in ("code", "message") if err.get(k))
-    elif isinstance(err, str):
-        text = err
-    else:
-        return ""
-    return f": {text[:500]}" if text else ""
 
 
 def breaker_state() -> str:

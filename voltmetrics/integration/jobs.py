@@ -175,34 +175,23 @@ def _store_equipment(results: list[EquipmentResultAnswer], now) -> set[int]:
         nfpa_70b = r.compliance.get("nfpa_70b") or {}
         nfpa_70e = r.compliance.get("nfpa_70e")
         status = nfpa_70b.get("status")
+        values = {
+            "algorithm_version": r.algorithm_version,
+            "as_of": r.calculation_timestamp.date(),
+            "risk_score": r.risk_score,
+            "rating": r.risk_rating,
+            "primary_risk_factor": _primary_factor(r.risk_factors),
+            "factors": r.risk_factors,
+            "nfpa_70b": nfpa_70b,
+            "nfpa_70e": nfpa_70e if isinstance(nfpa_70e, dict) else {},
+            "maintenance_status": status[:16] if isinstance(status, str) else "",
+            "computed_at": computed_at,
+        }
         EquipmentAssessment.objects.update_or_create(
             equipment_id=pk,
             source=Source.VOLTMETRICS,
-            defaults={
-                "algorithm_version": r.algorithm_version,
-                "as_of": r.calculation_timestamp.date(),
-                "risk_score": r.risk_score,
-                "rating": r.risk_rating,
-                "primary_risk_factor": _primary_factor(r.risk_factors),
-                "factors": r.risk_factors,
-                "nfpa_70b": nfpa_70b,
-                "nfpa_70e": nfpa_70e if isinstance(nfpa_70e, dict) else {},
-                "maintenance_status": status[:16] if isinstance(status, str) else "",
-                "computed_at": computed_at,
-            },
-            create_defaults={
-                "algorithm_version": r.algorithm_version,
-                "as_of": r.calculation_timestamp.date(),
-                "risk_score": r.risk_score,
-                "rating": r.risk_rating,
-                "primary_risk_factor": _primary_factor(r.risk_factors),
-                "factors": r.risk_factors,
-                "nfpa_70b": nfpa_70b,
-                "nfpa_70e": nfpa_70e if isinstance(nfpa_70e, dict) else {},
-                "maintenance_status": status[:16] if isinstance(status, str) else "",
-                "computed_at": computed_at,
-                "served": False,  # risk_recompute decides
-            },
+            defaults=values,
+            create_defaults={**values, "served": False},  # risk_recompute decides
         )
         facility_pks.add(fac_pk)
     return facility_pks

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 
 from masterbus.api.errors import ApiError, ErrorCode
 from masterbus.api.permissions import RequireScope
-from masterbus.api.signatures import verify
+from masterbus.api.signatures import signed_json_body
 from voltmetrics.models import WebhookEvent
 
 from .jobs import CALCULATION_COMPLETE, CALCULATION_FAILED
@@ -86,12 +85,7 @@ class VoltMetricsWebhookView(APIView):
         },
     )
     def post(self, request):
-        body = request.body
-        verify(settings.VOLTMETRICS_WEBHOOK_SECRET, request.headers.get(SIGNATURE_HEADER), body)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ApiError(400, ErrorCode.VALIDATION_ERROR, "Body is not valid JSON") from None
+        payload = signed_json_body(request, settings.VOLTMETRICS_WEBHOOK_SECRET, SIGNATURE_HEADER)
         data = parse_callback(payload)
         event_id = data["event_id"]
         if WebhookEvent.objects.filter(event_id=event_id).exists():

@@ -5,122 +5,53 @@ crontabs are in UTC.
 """
 
 from django.db import migrations
-from django.utils import timezone
 
-INTERVALS = [
-    # (name, task, every, period, description)
+from masterbus.beat import seed_periodic_task, unseed_periodic_task
+
+TASKS = [
+    # (name, task, schedule, description): schedule is every_minutes=… or crontab={…}
     (
         "Recompute changed records",
         "voltmetrics.tasks.recompute_pending_task",
-        1,
-        "minutes",
+        {"every_minutes": 1},
         "Drain the change outbox: recompute changed facilities and the portfolio "
         "(risk-model.md §10–§11).",
     ),
     (
         "VoltMetrics outbox drain",
         "voltmetrics.integration.tasks.voltmetrics_drain_outbox_task",
-        1,
-        "minutes",
+        {"every_minutes": 1},
         "Push changed records to VoltMetrics.",
     ),
     (
         "VoltMetrics job poll",
         "voltmetrics.integration.tasks.voltmetrics_poll_jobs_task",
-        5,
-        "minutes",
+        {"every_minutes": 5},
         "Poll VoltMetrics calculation jobs and fetch finished results.",
     ),
-]
-CRONTABS = [
-    # (name, task, minute, hour, day_of_month, description)
     (
         "Nightly full recompute",
         "voltmetrics.tasks.recompute_all_task",
-        "30",
-        "2",
-        "*",
+        {"crontab": {"minute": "30", "hour": "2", "day_of_month": "*"}},
         "Recompute every facility and the portfolio: risk grows with age.",
     ),
     (
         "Monthly risk snapshot",
         "voltmetrics.tasks.snapshot_month_task",
-        "15",
-        "0",
-        "1",
+        {"crontab": {"minute": "15", "hour": "0", "day_of_month": "1"}},
         "Store the month that just ended: every facility and the portfolio (risk-model.md §8).",
     ),
 ]
 
 
 def seed(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    any_created = False
-    for name, task, every, period, description in INTERVALS:
-        schedule = (
-            IntervalSchedule.objects.filter(every=every, period=period).order_by("id").first()
-        )
-        if schedule is None:
-            schedule = IntervalSchedule.objects.create(every=every, period=period)
-        _, created = PeriodicTask.objects.get_or_create(
-            name=name,
-            defaults={
-                "task": task,
-                "interval": schedule,
-                "kwargs": "{}",
-                "enabled": True,
-                "description": description,
-            },
-        )
-        any_created |= created
-    for name, task, minute, hour, day_of_month, description in CRONTABS:
-        spec = {
-            "minute": minute,
-            "hour": hour,
-            "day_of_month": day_of_month,
-            "month_of_year": "*",
-            "day_of_week": "*",
-            "timezone": "UTC",
-        }
-        schedule = CrontabSchedule.objects.filter(**spec).order_by("id").first()
-        if schedule is None:
-            schedule = CrontabSchedule.objects.create(**spec)
-        _, created = PeriodicTask.objects.get_or_create(
-            name=name,
-            defaults={
-                "task": task,
-                "crontab": schedule,
-                "kwargs": "{}",
-                "enabled": True,
-                "description": description,
-            },
-        )
-        any_created |= created
-    if any_created:
-        # Tell a running DatabaseScheduler to reload (the model's signal does not fire here).
-        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    for name, task, schedule, description in TASKS:
+        seed_periodic_task(apps, name, task, description=description, **schedule)
 
 
 def unseed(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    for name, task, every, period, _ in INTERVALS:
-        PeriodicTask.objects.filter(name=name, task=task).delete()
-        IntervalSchedule.objects.filter(
-            every=every, period=period, periodictask__isnull=True
-        ).delete()
-    for name, task, minute, hour, day_of_month, _ in CRONTABS:
-        PeriodicTask.objects.filter(name=name, task=task).delete()
-        CrontabSchedule.objects.filter(
-            minute=minute, hour=hour, day_of_month=day_of_month, month_of_year="*",
-            day_of_week="*", periodictask__isnull=True,
-        ).delete()
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    for name, task, schedule, _ in TASKS:
+        unseed_periodic_task(apps, name, task, **schedule)
 
 
 class Migration(migrations.Migration):

@@ -1,28 +1,14 @@
-import json
 from itertools import count
 
 import pytest
 
 from facilities.condoit.files import import_file
-from masterbus.celery import app as celery_app
+from tests import factories as f
 from voltmetrics.integration.client import CircuitBreaker
 
 from .fake_voltmetrics import API_KEY, WEBHOOK_SECRET, fake_voltmetrics
 
 _files = count(1)
-
-
-@pytest.fixture
-def eager_celery(request):
-    """Tasks run in-process (also on the services backend, where a broker is configured),
-    except in the end-to-end test, which runs a real worker."""
-    if "e2e" in request.keywords:
-        yield
-        return
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
 
 
 @pytest.fixture
@@ -43,7 +29,7 @@ def vm_settings(settings):
 
 
 @pytest.fixture
-def vm(vm_settings, eager_celery):
+def vm(vm_settings):
     with fake_voltmetrics() as fake:
         vm_settings.VOLTMETRICS_URL = fake.url
         CircuitBreaker().reset()
@@ -56,16 +42,8 @@ def mirror(tmp_path):
     """Import raw Condoit records through the file door (outbox rows included)."""
 
     def load(facilities=(), equipment=(), maintenance=()):
-        path = tmp_path / f"export-{next(_files)}.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "exportedAt": "2025-03-01T00:00:00Z",
-                    "facilities": list(facilities),
-                    "equipment": list(equipment),
-                    "maintenanceRecords": list(maintenance),
-                }
-            )
+        path = f.write_export(
+            tmp_path / f"export-{next(_files)}.json", facilities, equipment, maintenance
         )
         run = import_file(path)
         assert run.rejected == 0, list(run.rejections.values_list("field", "reason"))

@@ -4,8 +4,6 @@ the worker fetches the results → stored with source voltmetrics and served."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -14,28 +12,14 @@ from facilities.condoit.files import import_file
 from facilities.models import RecordChange
 from masterbus.celery import app as celery_app
 from tests import factories as f
+from tests.celery_worker import celery_worker
 from voltmetrics.choices import JobKind, JobStatus, Source
 from voltmetrics.integration import tasks
 from voltmetrics.models import EquipmentAssessment, Job, WebhookEvent
 
 from . import fake_voltmetrics as fv
-from .worker import celery_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
-
-DEADLINE = 60  # seconds for each stage
-
-
-def wait_for(check, worker, what: str):
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if not worker.alive():
-            pytest.fail(f"the worker exited with {worker.process.returncode}:\n{worker.output()}")
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"no {what} within {DEADLINE}s; worker:\n{worker.output()}")
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -77,12 +61,11 @@ def test_push_callback_fetch_on_a_real_worker(live_server, settings, tmp_path, m
         celery_app.send_task(
             "voltmetrics.integration.tasks.voltmetrics_drain_outbox_task", queue=worker.queue
         )
-        job = wait_for(
-            lambda: Job.objects.filter(kind=JobKind.EQUIPMENT).first(), worker, "equipment job"
+        job = worker.wait_for(
+            lambda: Job.objects.filter(kind=JobKind.EQUIPMENT).first(), "equipment job"
         )
-        wait_for(
+        worker.wait_for(
             lambda: not RecordChange.objects.filter(pushed_at__isnull=True).exists(),
-            worker,
             "drained outbox",
         )
         assert sorted(job.items) == ["eq_e2e_0", "eq_e2e_1"]
@@ -117,9 +100,8 @@ def test_push_callback_fetch_on_a_real_worker(live_server, settings, tmp_path, m
         )
         assert again.status_code == 200
 
-        wait_for(
+        worker.wait_for(
             lambda: Job.objects.filter(pk=job.pk, status=JobStatus.COMPLETED).exists(),
-            worker,
             "completed job",
         )
         rows = {

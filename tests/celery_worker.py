@@ -1,5 +1,10 @@
-"""A real Celery worker subprocess on its own queue, against the *test* database
-(the approach of tests/condoit/test_e2e_worker.py, as a reusable context manager)."""
+"""A real Celery worker subprocess for the end-to-end tests (PostgreSQL + Redis + a broker).
+
+``celery_worker(env_extra, name=...)`` starts ``celery -A masterbus worker`` against the
+*test* database pytest-django created, on a queue of its own, waits until it is ready, yields
+a :class:`Worker`, and stops it afterwards. If the block fails, the worker's output is shown
+with the failure.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -20,6 +28,9 @@ from masterbus.celery import app as celery_app
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = Path(sys.executable).with_name("celery")
+DEADLINE = 60  # seconds for the worker to start, and for each thing a test waits for
+
+T = TypeVar("T")
 
 
 def database_url() -> str:
@@ -45,6 +56,19 @@ class Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def wait_for(self, check: Callable[[], T], what: str, deadline: float = DEADLINE) -> T:
+        """Poll ``check`` until it returns something truthy, and return that; fail the test
+        with the worker's output if the worker exits or ``deadline`` seconds pass first."""
+        until = time.monotonic() + deadline
+        while time.monotonic() < until:
+            if not self.alive():
+                pytest.fail(f"the worker exited with {self.process.returncode}:\n{self.output()}")
+            result = check()
+            if result:
+                return result
+            time.sleep(0.25)
+        pytest.fail(f"no {what} within {deadline}s; worker:\n{self.output()}")
 
 
 @contextlib.contextmanager
@@ -80,8 +104,15 @@ def celery_worker(
     process = subprocess.Popen(
         cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
+    worker = Worker(process, queue, log_path)
     try:
-        yield Worker(process, queue, log_path)
+        worker.wait_for(lambda: " ready." in worker.output(), "ready worker")
+        try:
+            yield worker
+        except BaseException:
+            # Shown with the failure (pytest prints what a failed test wrote).
+            sys.stderr.write(f"\n--- celery worker output ---\n{worker.output()}\n")
+            raise
     finally:
         process.terminate()
         try:

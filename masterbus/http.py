@@ -1,0 +1,78 @@
+"""Retry helpers shared by the outbound HTTP clients (Condoit, VoltMetrics, photo hosts).
+
+Pure functions: no settings, no I/O. Each client keeps its own settings, error types and
+messages and asks these for the rules they have in common: which statuses are worth trying
+again, how long to wait before the next attempt (exponential backoff with "equal jitter",
+or the server's ``Retry-After``, both capped), and the short detail of an error envelope.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import orjson
+
+
+class RetryableError(Exception):
+    """One attempt failed in a way worth trying again (timeout, connection error, 429, 5xx).
+
+    Internal to a client's retry loop: it never leaves the client, which raises its own error
+    type once the retries run out."""
+
+    def __init__(self, message: str, status: int | None = None, wait: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.wait = wait  # seconds the server asked for (Retry-After, capped), if any
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 Too Many Requests and every 5xx are worth trying again; nothing else is."""
+    return status == 429 or status >= 500
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng=random) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (0-based): exponential backoff with
+    "equal jitter", half of ``min(cap, base * 2**attempt)`` fixed and half random."""
+    ceiling = min(cap, base * (2**attempt))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_after_seconds(
+    header_value: str | None, cap: float, now: datetime | None = None
+) -> float | None:
+    """A ``Retry-After`` value (delay seconds or an HTTP date) as seconds from ``now``, within
+    ``[0, cap]``; None when the header is missing or unreadable."""
+    value = (header_value or "").strip()
+    if not value:
+        return None
+    try:
+        asked = max(0.0, float(value))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        asked = max(0.0, (when - (datetime.now(UTC) if now is None else now)).total_seconds())
+    return max(0.0, min(asked, cap))
+
+
+def error_detail(body: bytes) -> str:
+    """``{"error": {"code": …, "message": …}}`` (or ``{"error": "text"}``) → ": code: message",
+    at most 500 characters; "" for any other body."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        text = ": ".join(str(err[k]) for k in ("code", "message") if err.get(k))
+    elif isinstance(err, str):
+        text = err
+    else:
+        return ""
+    return f": {text[:500]}" if text else ""
