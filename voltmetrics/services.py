@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.models import Facility, RecordChange
+from masterbus.bulk import bulk_upsert
 
 from . import engine
 from .choices import Source, VersionStatus
@@ -157,7 +158,7 @@ def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeSta
     vm_served = _voltmetrics_served(batch, now)
     eq_rows: list[EquipmentAssessment] = []
     fac_rows: list[FacilityAssessment] = []
-    new_snapshots: list[FacilitySnapshot] = []
+    new_snapshots: list[dict] = []
     counted_pks: list[int] = []
     for rec in batch:
         fac = rec.facility
@@ -180,20 +181,24 @@ def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeSta
                     thresholds=model.thresholds,
                 )
         fr = engine.aggregate_facility(fac, served, model, as_of)
+        # Snapshots written by the monthly task are the record of the past; back-filled ones
+        # are computed from the records known now, so they follow every change.
         snaps = stored.get(rec.pk, {})
         for d in history_dates:
             if d not in snaps:
-                snap = engine.facility_snapshot(fac, model, d)
-                _, _, days, known = engine.facility_stats(fac, model, d)
+                score, n, days, known = engine.facility_stats(fac, model, d)
+                snap = {
+                    "risk_score": score,
+                    "equipment_count": n,
+                    "equipment_age": engine.mean_age_years(days, known),
+                }
                 snaps[d] = snap
                 new_snapshots.append(
-                    FacilitySnapshot(
-                        facility_id=rec.pk, month=d, risk_score=snap["risk_score"],
-                        equipment_count=snap["equipment_count"],
-                        equipment_age=snap["equipment_age"], age_days_sum=days,
-                        age_known=known, algorithm_version=model.version, backfilled=True,
-                        computed_at=now,
-                    )
+                    {
+                        "facility_id": rec.pk, "month": d, **snap, "age_days_sum": days,
+                        "age_known": known, "algorithm_version": model.version,
+                        "backfilled": True, "computed_at": now,
+                    }
                 )  # fmt: skip
         history = engine.facility_history(fac, model, as_of, snapshots=snaps)
         forecast = engine.facility_forecast(fac, model, as_of)
@@ -255,7 +260,12 @@ def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeSta
             update_fields=_FAC_UPDATE_FIELDS,
         )
         if new_snapshots:
-            FacilitySnapshot.objects.bulk_create(new_snapshots, ignore_conflicts=True)
+            bulk_upsert(
+                FacilitySnapshot,
+                new_snapshots,
+                conflict=["facility_id", "month"],
+                update=_SNAPSHOT_UPDATE_FIELDS,
+            )
             stats.snapshots_backfilled += len(new_snapshots)
     stats.facility_pks.extend(batch_pks)
     from threatmap.cache import cache_invalidate_facility  # now, and again once committed
@@ -310,9 +320,18 @@ def _age_stats(fac, as_of: date):
     return None, None, days, known
 
 
+_SNAPSHOT_UPDATE_FIELDS = [
+    "risk_score", "equipment_count", "equipment_age", "age_days_sum", "age_known",
+    "algorithm_version", "computed_at",
+]  # fmt: skip
+
+
 def _stored_snapshots(facility_pks: list[int], months: list[date]) -> dict[int, dict]:
+    """The monthly task's snapshots (not back-filled ones) by facility and month."""
     out: dict[int, dict] = {}
-    for s in FacilitySnapshot.objects.filter(facility_id__in=facility_pks, month__in=months):
+    for s in FacilitySnapshot.objects.filter(
+        facility_id__in=facility_pks, month__in=months, backfilled=False
+    ):
         out.setdefault(s.facility_id, {})[s.month] = {
             "risk_score": s.risk_score,
             "equipment_count": s.equipment_count,
@@ -389,13 +408,26 @@ def _trend_point(scores, count, days, known) -> dict:
 
 def _portfolio_trend(rows: list[FacilityAssessment], as_of: date, model: ModelParams):
     months = engine.history_points(as_of)[:-1]
-    stored = {s.month: s for s in PortfolioSnapshot.objects.filter(month__in=months)}
-    missing = [d for d in months if d not in stored]
-    if missing:
-        # Back-fill every facility missing that month first: the portfolio point is an
-        # aggregate over all active facilities, not just the ones just recomputed.
-        snapshots_fill(months=missing, model=model)
-        stored = {s.month: s for s in PortfolioSnapshot.objects.filter(month__in=months)}
+    stored = {
+        s.month: s
+        for s in PortfolioSnapshot.objects.filter(month__in=months, backfilled=False)
+    }
+    backfill = [d for d in months if d not in stored]
+    if backfill:
+        # Every active facility needs its snapshot of the month first: the portfolio point
+        # aggregates all of them, not just the ones just recomputed.
+        snapshots_fill(months=backfill, model=model)
+        now = timezone.now()
+        for d in backfill:
+            stored[d], _ = PortfolioSnapshot.objects.update_or_create(
+                month=d,
+                defaults={
+                    **_portfolio_point_from_facilities(d),
+                    "algorithm_version": model.version,
+                    "backfilled": True,
+                    "computed_at": now,
+                },
+            )
     out = []
     for d in months:
         snap = stored[d]

@@ -277,8 +277,28 @@ def test_backfill_stores_five_past_months_per_facility_and_portfolio(world):
     assert [h["month"] for h in history] == [
         "Oct 2024", "Nov 2024", "Dec 2024", "Jan 2025", "Feb 2025", "Mar 2025"]  # fmt: skip
     assert history[-1]["risk_score"] == fa("fac_alpha").risk_score
-    # A second run finds them stored.
-    assert risk_recompute(as_of=AS_OF).snapshots_backfilled == 0
+    # Back-filled months are recomputed from the records known now; frozen ones stay.
+    FacilitySnapshot.objects.filter(month=date(2025, 2, 28)).update(backfilled=False)
+    PortfolioSnapshot.objects.filter(month=date(2025, 2, 28)).update(backfilled=False)
+    assert risk_recompute(as_of=AS_OF).snapshots_backfilled == 8
+
+
+def test_backfilled_months_follow_records_that_arrive_later(world, import_export, records):
+    """A month back-filled before all records were in is not frozen with the partial view."""
+    from tests import factories as f
+
+    risk_recompute(as_of=AS_OF)
+    jan = date(2025, 1, 31)
+    before = PortfolioSnapshot.objects.get(month=jan).equipment_count
+    fac = records["facilities"][0]
+    late = f.equipment(fac["id"], id="eq_late", installDate="2000-01-01")
+    import_export(facilities=[fac], equipment=[late])
+    risk_recompute(as_of=AS_OF)
+    assert PortfolioSnapshot.objects.get(month=jan).equipment_count == before + 1
+    snap = FacilitySnapshot.objects.get(facility__external_id=fac["id"], month=jan)
+    assert snap.equipment_count == 1 + sum(
+        1 for e in records["equipment"] if e["facilityId"] == fac["id"]
+    )
 
 
 def test_incremental_recompute_backfills_the_whole_portfolio_month(world):
