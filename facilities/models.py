@@ -14,8 +14,10 @@ class CondoitMirror(models.Model):
     )
     condoit_created_at = models.DateTimeField("Condoit createdAt")
     condoit_updated_at = models.DateTimeField("Condoit updatedAt", db_index=True)
+    # Not indexed: nearly every row is live, and an index on it lures the planner into
+    # per-row bitmap ANDs when it joins mirrored tables.
     deleted_at = models.DateTimeField(
-        "deleted at", null=True, blank=True, db_index=True, help_text="Soft delete (Condoit)."
+        "deleted at", null=True, blank=True, help_text="Soft delete (Condoit)."
     )
     # Keys Condoit sent that MasterBus does not model, kept verbatim.
     extra = models.JSONField(default=dict, blank=True)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from equipment.models import Equipment, MaintenanceRecord
@@ -23,6 +23,7 @@ from masterbus.bulk import bulk_upsert
 from . import engine
 from .choices import Source, VersionStatus
 from .engine import ModelParams, Thresholds, TypeProfile
+from .figures import ServedScore, facility_figures
 from .inputs import FacilityRecords, facility_records
 from .models import (
     EquipmentAssessment,
@@ -120,22 +121,22 @@ def risk_recompute(
     return stats
 
 
-def _voltmetrics_served(batch: list[FacilityRecords], now: datetime) -> dict[int, EquipmentAssessment]:
+def _voltmetrics_served(
+    batch: list[FacilityRecords], now: datetime
+) -> dict[int, EquipmentAssessment]:
     """VoltMetrics results that win: newer than the record's last change, < 24 h old."""
-    eq_pks = [pk for rec in batch for pk in rec.equipment_pks.values()]
     fresh = {
         a.equipment_id: a
         for a in EquipmentAssessment.objects.filter(
-            equipment_id__in=eq_pks,
+            equipment__facility_id__in=[rec.pk for rec in batch],
+            equipment__deleted_at__isnull=True,
             source=Source.VOLTMETRICS,
             computed_at__gt=now - VOLTMETRICS_FRESHNESS,
         )
     }
     if not fresh:
         return {}
-    changed = dict(
-        Equipment.objects.filter(pk__in=list(fresh)).values_list("pk", "changed_at")
-    )
+    changed = dict(Equipment.objects.filter(pk__in=list(fresh)).values_list("pk", "changed_at"))
     for eq_pk, last in (
         MaintenanceRecord.objects.filter(equipment_id__in=list(fresh))
         .values("equipment_id")
@@ -145,119 +146,84 @@ def _voltmetrics_served(batch: list[FacilityRecords], now: datetime) -> dict[int
         if last and (changed.get(eq_pk) is None or last > changed[eq_pk]):
             changed[eq_pk] = last
     return {
-        pk: a
-        for pk, a in fresh.items()
-        if changed.get(pk) is None or a.computed_at > changed[pk]
+        pk: a for pk, a in fresh.items() if changed.get(pk) is None or a.computed_at > changed[pk]
     }
 
 
 def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeStats) -> None:
     now = timezone.now()
-    history_dates = engine.history_points(as_of)[:-1]
-    stored = _stored_snapshots([r.pk for r in batch], history_dates)
+    stored = _stored_snapshots([r.pk for r in batch], engine.history_points(as_of)[:-1])
     vm_served = _voltmetrics_served(batch, now)
-    eq_rows: list[EquipmentAssessment] = []
-    fac_rows: list[FacilityAssessment] = []
+    eq_rows: list[dict] = []
+    fac_rows: list[dict] = []
     new_snapshots: list[dict] = []
-    counted_pks: list[int] = []
     for rec in batch:
-        fac = rec.facility
-        ctx = engine.facility_context(fac, as_of)
-        local = {
-            e.id: engine.assess_equipment(e, fac, model, as_of, ctx)
-            for e in fac.equipment
-            if engine.is_counted(e, as_of)
+        served = {
+            ext: ServedScore(vm.risk_score, vm.rating, vm.factors, vm.algorithm_version)
+            for ext, eq_pk in rec.equipment_pks.items()
+            if (vm := vm_served.get(eq_pk)) is not None
         }
-        served = dict(local)
-        for ext, result in local.items():
-            vm = vm_served.get(rec.equipment_pks[ext])
-            if vm is not None:
-                served[ext] = engine.with_served_scores(
-                    result,
-                    risk_score=vm.risk_score,
-                    rating=vm.rating,
-                    risk_factors=[engine.FactorResult.from_dict(f) for f in vm.factors] or None,
-                    algorithm_version=vm.algorithm_version,
-                    thresholds=model.thresholds,
-                )
-        fr = engine.aggregate_facility(fac, served, model, as_of)
-        # Snapshots written by the monthly task are the record of the past; back-filled ones
-        # are computed from the records known now, so they follow every change.
-        snaps = stored.get(rec.pk, {})
-        for d in history_dates:
-            if d not in snaps:
-                score, n, days, known = engine.facility_stats(fac, model, d)
-                snap = {
-                    "risk_score": score,
-                    "equipment_count": n,
-                    "equipment_age": engine.mean_age_years(days, known),
-                }
-                snaps[d] = snap
-                new_snapshots.append(
-                    {
-                        "facility_id": rec.pk, "month": d, **snap, "age_days_sum": days,
-                        "age_known": known, "algorithm_version": model.version,
-                        "backfilled": True, "computed_at": now,
-                    }
-                )  # fmt: skip
-        history = engine.facility_history(fac, model, as_of, snapshots=snaps)
-        forecast = engine.facility_forecast(fac, model, as_of)
-        local_base = engine.aggregate_facility(fac, local, model, as_of) if vm_served else fr
-        actions = engine.recommend(fac, model, as_of, base=local_base)
-        _, _, age_days, age_known = _age_stats(fac, as_of)
-        payload = fr.to_dict(include_equipment=False)
-        payload.update(
-            historical_risk=history,
-            forecast=forecast,
-            recommendations=[a.to_dict() for a in actions],
+        figures = facility_figures(
+            rec.facility, model, as_of, frozen=stored.get(rec.pk), served=served
         )
+        fr = figures.result
+        for month in figures.backfilled:
+            new_snapshots.append(
+                {
+                    "facility_id": rec.pk, "month": month.month, **month.snapshot,
+                    "age_days_sum": month.age_days_sum, "age_known": month.age_known,
+                    "algorithm_version": model.version, "backfilled": True, "computed_at": now,
+                }
+            )  # fmt: skip
+        local = figures.local
+        age_days, age_known, payload = figures.age_days_sum, figures.age_known, figures.payload()
         fac_rows.append(
-            FacilityAssessment(
-                facility_id=rec.pk,
-                source=Source.LOCAL,
-                algorithm_version=model.version,
-                as_of=as_of,
-                equipment_count=fr.equipment_count,
-                risk_score=fr.risk_score,
-                risk_level=fr.risk_level or "",
-                critical_equipment_count=fr.critical_equipment_count,
-                high_risk_equipment_count=fr.high_risk_equipment_count,
-                overall_compliance=fr.compliance.overall,
-                compliance_status=fr.compliance.status or "",
-                age_days_sum=age_days,
-                age_known=age_known,
-                payload=payload,
-                computed_at=now,
-            )
+            {
+                "facility_id": rec.pk,
+                "source": Source.LOCAL,
+                "algorithm_version": model.version,
+                "as_of": as_of,
+                "equipment_count": fr.equipment_count,
+                "risk_score": fr.risk_score,
+                "risk_level": fr.risk_level or "",
+                "critical_equipment_count": fr.critical_equipment_count,
+                "high_risk_equipment_count": fr.high_risk_equipment_count,
+                "overall_compliance": fr.compliance.overall,
+                "compliance_status": fr.compliance.status or "",
+                "age_days_sum": age_days,
+                "age_known": age_known,
+                "payload": payload,
+                "computed_at": now,
+            }
         )
         for ext, result in local.items():
             eq_pk = rec.equipment_pks[ext]
-            counted_pks.append(eq_pk)
             eq_rows.append(_equipment_row(eq_pk, result, now, served=eq_pk not in vm_served))
         stats.facilities += 1
         stats.equipment += len(local)
     with transaction.atomic():
         batch_pks = [r.pk for r in batch]
-        EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).exclude(
-            equipment_id__in=counted_pks
+        # Equipment that no longer counts (deleted, or installed after as_of) drops out.
+        EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).filter(
+            Q(equipment__deleted_at__isnull=False) | Q(equipment__install_date__gt=as_of)
         ).delete()
-        EquipmentAssessment.objects.bulk_create(
+        bulk_upsert(
+            EquipmentAssessment,
             eq_rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["equipment", "source"],
-            update_fields=_EQ_UPDATE_FIELDS,
+            conflict=["equipment_id", "source"],
+            update=_EQ_UPDATE_FIELDS,
         )
-        vm_rows = EquipmentAssessment.objects.filter(
-            equipment_id__in=counted_pks, source=Source.VOLTMETRICS
-        )
-        vm_rows.exclude(equipment_id__in=list(vm_served)).update(served=False)
-        vm_rows.filter(equipment_id__in=list(vm_served)).update(served=True)
-        FacilityAssessment.objects.bulk_create(
+        if vm_served or _has_voltmetrics_rows(batch_pks):
+            vm_rows = EquipmentAssessment.objects.filter(
+                equipment__facility_id__in=batch_pks, source=Source.VOLTMETRICS
+            )
+            vm_rows.exclude(equipment_id__in=list(vm_served)).update(served=False)
+            vm_rows.filter(equipment_id__in=list(vm_served)).update(served=True)
+        bulk_upsert(
+            FacilityAssessment,
             fac_rows,
-            update_conflicts=True,
-            unique_fields=["facility", "source"],
-            update_fields=_FAC_UPDATE_FIELDS,
+            conflict=["facility_id", "source"],
+            update=_FAC_UPDATE_FIELDS,
         )
         if new_snapshots:
             bulk_upsert(
@@ -286,44 +252,34 @@ _FAC_UPDATE_FIELDS = [
 ]  # fmt: skip
 
 
-def _equipment_row(eq_pk: int, r, now: datetime, *, served: bool) -> EquipmentAssessment:
-    return EquipmentAssessment(
-        equipment_id=eq_pk,
-        source=Source.LOCAL,
-        algorithm_version=r.algorithm_version,
-        as_of=r.as_of,
-        risk_score=r.risk_score,
-        rating=r.rating,
-        critical_threat=r.critical_threat,
-        condition=r.condition,
-        primary_risk_factor=r.primary_risk_factor or "",
-        material=r.material,
-        factors=[f.to_dict() for f in r.risk_factors],
-        data_gaps=list(r.data_gaps),
-        nfpa_70b=r.nfpa_70b.to_dict(),
-        nfpa_70e=r.nfpa_70e.to_dict(),
-        maintenance_status=r.nfpa_70b.status,
-        next_due=r.nfpa_70b.next_due,
-        last_service=r.last_service,
-        served=served,
-        computed_at=now,
-    )
+def _equipment_row(eq_pk: int, r, now: datetime, *, served: bool) -> dict:
+    return {
+        "equipment_id": eq_pk,
+        "source": Source.LOCAL,
+        "algorithm_version": r.algorithm_version,
+        "as_of": r.as_of,
+        "risk_score": r.risk_score,
+        "rating": r.rating,
+        "critical_threat": r.critical_threat,
+        "condition": r.condition,
+        "primary_risk_factor": r.primary_risk_factor or "",
+        "material": r.material,
+        "factors": [f.to_dict() for f in r.risk_factors],
+        "data_gaps": list(r.data_gaps),
+        "nfpa_70b": r.nfpa_70b.to_dict(),
+        "nfpa_70e": r.nfpa_70e.to_dict(),
+        "maintenance_status": r.nfpa_70b.status,
+        "next_due": r.nfpa_70b.next_due,
+        "last_service": r.last_service,
+        "served": served,
+        "computed_at": now,
+    }
 
 
-def _age_stats(fac, as_of: date):
-    at = as_of.toordinal()
-    days = known = 0
-    for e in fac.equipment:
-        if e.install_date is not None and e.install_date <= as_of:
-            days += at - e.install_date.toordinal()
-            known += 1
-    return None, None, days, known
-
-
-_SNAPSHOT_UPDATE_FIELDS = [
-    "risk_score", "equipment_count", "equipment_age", "age_days_sum", "age_known",
-    "algorithm_version", "computed_at",
-]  # fmt: skip
+def _has_voltmetrics_rows(facility_pks: list[int]) -> bool:
+    return EquipmentAssessment.objects.filter(
+        equipment__facility_id__in=facility_pks, source=Source.VOLTMETRICS
+    ).exists()
 
 
 def _stored_snapshots(facility_pks: list[int], months: list[date]) -> dict[int, dict]:
@@ -347,34 +303,39 @@ def portfolio_recompute(*, as_of: date | None = None, model: ModelParams | None 
     """Portfolio figures (§7) from the stored facility assessments; trend from snapshots."""
     as_of = as_of or utc_today()
     model = model or model_current()
-    rows = list(
-        FacilityAssessment.objects.filter(
-            source=Source.LOCAL, facility__deleted_at__isnull=True
-        ).select_related("facility")
-    )
-    total_facilities = Facility.objects.filter(deleted_at__isnull=True).count()
-    summaries = [
+    # Only the columns and the three compliance figures: the payloads themselves are large.
+    rows = [
         SimpleNamespace(
-            facility_id=a.facility.external_id,
-            facility_name=a.facility.name,
-            equipment_count=a.equipment_count,
-            risk_score=a.risk_score,
-            risk_level=a.risk_level or None,
-            critical_equipment_count=a.critical_equipment_count,
-            high_risk_equipment_count=a.high_risk_equipment_count,
-            compliance=SimpleNamespace(
-                nfpa_70b=a.payload["compliance"].get("nfpa_70b"),
-                nfpa_70e=a.payload["compliance"].get("nfpa_70e"),
-                overall=a.payload["compliance"].get("overall"),
-            ),
+            facility_id=ext,
+            facility_name=name,
+            location=", ".join(p for p in (city, state) if p),
+            equipment_count=n,
+            risk_score=score,
+            risk_level=level or None,
+            critical_equipment_count=critical,
+            high_risk_equipment_count=high,
+            age_days_sum=days,
+            age_known=known,
+            compliance=SimpleNamespace(nfpa_70b=c70b, nfpa_70e=c70e, overall=overall),
         )
-        for a in rows
-    ]
+        for ext, name, city, state, n, score, level, critical, high, days, known, c70b, c70e,
+        overall in FacilityAssessment.objects.filter(
+            source=Source.LOCAL, facility__deleted_at__isnull=True
+        ).values_list(
+            "facility__external_id", "facility__name", "facility__city", "facility__state",
+            "equipment_count", "risk_score", "risk_level", "critical_equipment_count",
+            "high_risk_equipment_count", "age_days_sum", "age_known",
+            "payload__compliance__nfpa_70b", "payload__compliance__nfpa_70e",
+            "payload__compliance__overall",
+        )
+    ]  # fmt: skip
+    total_facilities = Facility.objects.filter(deleted_at__isnull=True).count()
+    summaries = rows
     # Facilities never assessed (no equipment ever) still count in total_facilities.
     result = engine.assess_portfolio(summaries)
     payload = result.to_dict()
     payload["total_facilities"] = total_facilities
-    where = {a.facility.external_id: _city_state(a.facility) for a in rows}
+    where = {a.facility_id: a.location for a in rows}
     for item in payload["highest_risk_facilities"]:
         item["location"] = where.get(item["facility_id"], "")
     payload["risk_trends"] = _portfolio_trend(rows, as_of, model)
@@ -394,10 +355,6 @@ def portfolio_recompute(*, as_of: date | None = None, model: ModelParams | None 
     return obj
 
 
-def _city_state(f: Facility) -> str:
-    return ", ".join(p for p in (f.city, f.state) if p)
-
-
 def _trend_point(scores, count, days, known) -> dict:
     return {
         "risk_score": engine.round_half_up_ratio(sum(scores), len(scores)) if scores else None,
@@ -406,11 +363,10 @@ def _trend_point(scores, count, days, known) -> dict:
     }
 
 
-def _portfolio_trend(rows: list[FacilityAssessment], as_of: date, model: ModelParams):
+def _portfolio_trend(rows: list[SimpleNamespace], as_of: date, model: ModelParams):
     months = engine.history_points(as_of)[:-1]
     stored = {
-        s.month: s
-        for s in PortfolioSnapshot.objects.filter(month__in=months, backfilled=False)
+        s.month: s for s in PortfolioSnapshot.objects.filter(month__in=months, backfilled=False)
     }
     backfill = [d for d in months if d not in stored]
     if backfill:
@@ -598,7 +554,5 @@ def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
         )
     pks = list(Facility.objects.filter(external_id__in=fac_ext).values_list("pk", flat=True))
     stats = risk_recompute(facility_pks=pks)
-    RecordChange.objects.filter(id__in=[r[0] for r in rows]).update(
-        recomputed_at=timezone.now()
-    )
+    RecordChange.objects.filter(id__in=[r[0] for r in rows]).update(recomputed_at=timezone.now())
     return stats

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -540,6 +540,13 @@ class Ingestor:
 
     # --- the end ----------------------------------------------------------------------------
 
+    def _refresh_statistics(self) -> None:
+        """After a large load, refresh PostgreSQL's statistics so the queries that follow
+        (the recompute reads every mirrored table) are planned for the real row counts."""
+        written = self.counts.created + self.counts.updated + self.counts.deleted
+        if connection.vendor == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+            _analyze_tables()
+
     def warnings(self) -> list[dict]:
         out = [
             {
@@ -581,6 +588,7 @@ class Ingestor:
         if not error:
             self.flush()
             self._replay_deferred()
+            self._refresh_statistics()
         else:
             self._buffers = {k: [] for k in KINDS}
             with transaction.atomic():
@@ -596,6 +604,15 @@ class Ingestor:
             run.status = SyncStatus.PARTIAL if run.rejected else SyncStatus.SUCCEEDED
         run.save(update_fields=["finished_at", "warnings", "status", "error"])
         return run
+
+
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze_tables() -> None:
+    tables = [m._meta.db_table for m in (*MODELS.values(), Conductor, Photo)]
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
 
 
 def _merge_warnings(old: list[dict], new: list[dict]) -> list[dict]:
