@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 from django.db import connection
+from django.db.models import Max
 
 from equipment.models import Conductor, Equipment, MaintenanceRecord
 from facilities.models import Facility
@@ -16,6 +17,8 @@ from facilities.models import Facility
 from .engine import ConductorIn, EquipmentIn, FacilityIn, MaintenanceIn, ObservationsIn
 
 FACILITY_BATCH = 50
+# Stands for the latest maintenance record before the history window (its id is not used).
+EARLIER_RECORD_ID = "earlier"
 
 
 @dataclass(slots=True)
@@ -42,16 +45,24 @@ def _observations(obs) -> ObservationsIn | None:
 
 
 def facility_records(
-    *, facility_pks: Iterable[int] | None = None, batch_size: int = FACILITY_BATCH
+    *,
+    facility_pks: Iterable[int] | None = None,
+    batch_size: int = FACILITY_BATCH,
+    history_from: date | None = None,
 ) -> Iterator[list[FacilityRecords]]:
     """Yield batches of active facilities with their active equipment, conductors and
-    maintenance as engine inputs. A handful of queries per batch, whatever its size."""
+    maintenance as engine inputs. A handful of queries per batch, whatever its size.
+
+    With ``history_from`` (the earliest date any figure will be computed at), maintenance
+    older than that date is reduced to each equipment's latest such record: the engine only
+    ever uses the latest record on or before a date (risk-model.md §3 baseline).
+    """
     qs = Facility.objects.filter(deleted_at__isnull=True)
     if facility_pks is not None:
         qs = qs.filter(pk__in=list(facility_pks))
     all_pks = list(qs.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(all_pks), batch_size):
-        yield _load_batch(all_pks[start : start + batch_size])
+        yield _load_batch(all_pks[start : start + batch_size], history_from)
 
 
 def _rows(qs) -> list[tuple]:
@@ -69,7 +80,7 @@ def _json(value):
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _load_batch(pks: list[int]) -> list[FacilityRecords]:
+def _load_batch(pks: list[int], history_from: date | None = None) -> list[FacilityRecords]:
     facilities = Facility.objects.filter(pk__in=pks).values_list(
         "pk", "external_id", "name", "year_built", "humidity_avg", "temperature_avg_f",
         "outdoor_exposure", "arc_flash_study_date",
@@ -89,12 +100,25 @@ def _load_batch(pks: list[int]) -> list[FacilityRecords]:
     ):
         conductors[eq_id].append(ConductorIn(material or None, connection_type or None, transition))
     maintenance: dict[int, list[MaintenanceIn]] = defaultdict(list)
+    live = MaintenanceRecord.objects.filter(
+        equipment__facility_id__in=pks,
+        equipment__deleted_at__isnull=True,
+        deleted_at__isnull=True,
+    )
+    if history_from is not None:
+        cutoff = datetime.combine(history_from + timedelta(days=1), time(), tzinfo=UTC)
+        for eq_id, last in _rows(
+            live.filter(performed_at__lt=cutoff)
+            .values("equipment_id")
+            .annotate(last=Max("performed_at"))
+            .values_list("equipment_id", "last")
+        ):
+            maintenance[eq_id].append(
+                MaintenanceIn(EARLIER_RECORD_ID, "", last.astimezone(UTC).date())
+            )
+        live = live.filter(performed_at__gte=cutoff)
     for eq_id, ext, type_, performed in _rows(
-        MaintenanceRecord.objects.filter(
-            equipment__facility_id__in=pks,
-            equipment__deleted_at__isnull=True,
-            deleted_at__isnull=True,
-        ).values_list("equipment_id", "external_id", "type", "performed_at")
+        live.values_list("equipment_id", "external_id", "type", "performed_at")
     ):
         maintenance[eq_id].append(MaintenanceIn(ext, type_, performed.astimezone(UTC).date()))
 

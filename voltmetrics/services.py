@@ -104,7 +104,7 @@ def risk_recompute(
     active = Facility.objects.filter(deleted_at__isnull=True)
     # Only active facilities are recomputed, so only they count towards the progress total.
     total = (active if pks is None else active.filter(pk__in=pks)).count()
-    for batch in facility_records(facility_pks=pks):
+    for batch in facility_records(facility_pks=pks, history_from=engine.history_points(as_of)[0]):
         _recompute_batch(batch, model, as_of, stats)
         if progress:
             progress(stats.facilities, total)

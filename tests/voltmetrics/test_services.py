@@ -317,3 +317,34 @@ def test_equipment_installed_after_as_of_is_not_assessed(world):
     assert not EquipmentAssessment.objects.filter(equipment__external_id="eq_beta").exists()
     beta = fa("fac_beta")
     assert beta.equipment_count == 0 and beta.risk_score is None
+
+
+def test_maintenance_before_the_history_window_is_reduced_without_changing_figures(
+    db, import_export
+):
+    """The loader keeps only each equipment's latest record before the history window; every
+    figure equals the one computed from the full history."""
+    from tests import factories as f
+    from voltmetrics.figures import facility_figures
+
+    fac = f.facility(id="fac_hist")
+    eqs = [f.equipment("fac_hist", id=f"eq_h{i}", installDate="1999-05-01") for i in range(3)]
+    dates = ["2019-03-01", "2023-07-15", "2024-10-31", "2024-11-01", "2025-01-20", "2025-03-14"]
+    mrs = [
+        f.maintenance(eq["id"], id=f"mr_{eq['id']}_{d}", performedAt=f"{d}T23:30:00-05:00")
+        for n, eq in enumerate(eqs)
+        for d in dates[n:]
+    ]
+    import_export(facilities=[fac], equipment=eqs, maintenance=mrs)
+    model = default_model()
+    window = engine.history_points(AS_OF)[0]  # 2024-10-31
+    (full,) = [r for batch in facility_records() for r in batch]
+    (trimmed,) = [r for batch in facility_records(history_from=window) for r in batch]
+    kept = sum(len(e.maintenance) for e in trimmed.facility.equipment)
+    assert kept < sum(len(e.maintenance) for e in full.facility.equipment)
+    a = facility_figures(full.facility, model, AS_OF)
+    b = facility_figures(trimmed.facility, model, AS_OF)
+    assert a.payload() == b.payload()
+    assert {k: v.to_dict() for k, v in a.local.items()} == {
+        k: v.to_dict() for k, v in b.local.items()
+    }
