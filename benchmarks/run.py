@@ -1,0 +1,130 @@
+"""The benchmark driver: ``benchmarks/run [section ...] [options]``.
+
+Sections are selected by name (default: all of them). Every section runs against a
+PostgreSQL benchmark database that this driver drops, creates and migrates:
+``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/masterbus_bench). Its name
+must contain "bench", because it is dropped.
+
+To add a section, write a ``run_<name>(args, url) -> bool`` function below (True when
+every target passed) and add it to ``SECTIONS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from common import (
+    DEFAULT_DATABASE_URL,
+    ROOT,
+    Size,
+    check_postgres_url,
+    database_url,
+    db_name,
+    drop_database,
+    log,
+    migrate,
+    recreate_database,
+)
+
+
+def run_import(args: argparse.Namespace, url: str) -> bool:
+    import import_bench
+
+    sizes = sorted({Size.parse(args.small), Size.parse(args.size)}, key=lambda s: s.equipment)
+    try:
+        return import_bench.run(url, sizes=sizes, seed=args.seed, as_of=args.as_of)
+    except import_bench.BenchmarkInvalid as exc:
+        log(f"import: INVALID — {exc}")
+        return False
+
+
+def run_recompute(args: argparse.Namespace, url: str) -> bool:
+    import recompute_bench
+
+    return recompute_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of)
+
+
+def run_api(args: argparse.Namespace, url: str) -> bool:
+    import api_bench
+
+    return api_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of,
+                         duration=args.api_seconds)  # fmt: skip
+
+
+SECTIONS = {
+    "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
+    "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
+    "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run",
+        description="Run MasterBus benchmarks against PostgreSQL. Sections: "
+        + "; ".join(f"{name}: {help_}" for name, (_, help_) in SECTIONS.items()),
+    )
+    parser.add_argument("sections", nargs="*", metavar="section",
+                        help=f"one or more of {', '.join(SECTIONS)} (default: all)")
+    group = parser.add_argument_group("data (import; the recompute and api portfolio)")
+    group.add_argument("--size", default="500x200",
+                       help="FACILITIESxEQUIPMENT_PER_FACILITY, the target size (default 500x200;"
+                       " also the portfolio of the recompute and api sections)")
+    group.add_argument("--small", default="250x200",
+                       help="the smaller size, to show memory stays flat (default 250x200)")
+    group.add_argument("--seed", type=int, default=42, help="demo data seed (default 42)")
+    group.add_argument("--as-of", default="2026-01-01",
+                       help="demo data anchor date, fixed so cached data stays valid")
+    parser.add_argument("--api-seconds", type=float, default=8.0,
+                        help="api: seconds of load per endpoint and round (default 8)")
+    parser.add_argument("--keep-db", action="store_true",
+                        help="leave the benchmark database in place afterwards")
+    parser.add_argument("--force-drop", action="store_true",
+                        help="allow dropping a DATABASE_URL whose name lacks 'bench'")
+    args = parser.parse_args(argv)
+
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    try:
+        for text in (args.size, args.small):
+            Size.parse(text)
+    except ValueError as exc:
+        parser.error(str(exc))
+    selected = args.sections or list(SECTIONS)
+
+    url = database_url()
+    check_postgres_url(url)
+    if "DATABASE_URL" not in os.environ:
+        log(f"DATABASE_URL not set: using {DEFAULT_DATABASE_URL}")
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "masterbus.settings")
+    os.environ["DEBUG"] = os.environ.get("BENCH_DEBUG", "0")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+    log(f"(re)creating database {db_name(url)!r} and migrating …")
+    recreate_database(url, force=args.force_drop)
+    migrate(url)
+    ok = True
+    started = time.perf_counter()
+    try:
+        for name in selected:
+            log(f"=== {name} ===")
+            ok &= SECTIONS[name][0](args, url)
+    finally:
+        if not args.keep_db:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(url)
+    log(f"done in {time.perf_counter() - started:.0f} s: "
+        + ("all targets met" if ok else "some targets missed"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
