@@ -328,26 +328,16 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Re-run selected rejected records", permissions=["rerun"])
     def rerun_selected(self, request, queryset):
-        try:
-            from facilities.condoit.ingest import rerun_rejected
-        except ImportError:
-            self.message_user(
-                request,
-                "Re-run is unavailable: the Condoit ingestion is not installed.",
-                messages.ERROR,
-            )
-            return
+        from facilities.condoit import ingest
+
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            result = rerun_rejected(ids)
+            result = ingest.rerun_rejected(ids)
         except Exception as exc:  # a failed re-run is reported, never a 500
             logger.exception("re-run of rejected records failed")
             self.message_user(request, f"Re-run failed: {exc}", messages.ERROR)
             return
-        if isinstance(result, dict):
-            counts = ", ".join(f"{k}: {v}" for k, v in result.items()) or "nothing to report"
-        else:
-            counts = str(result)
+        counts = ", ".join(f"{k}: {v}" for k, v in result.items())
         self.message_user(
             request, f"Re-ran {len(ids)} rejected record(s) — {counts}.", messages.SUCCESS
         )

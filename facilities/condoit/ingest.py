@@ -56,13 +56,13 @@ _CHANGE_SOURCE = {
     SyncSource.PUSH: ChangeSource.PUSH,
     SyncSource.RERUN: ChangeSource.FILE,
 }
+
+
 def _update_fields(model) -> list[str]:
     """Columns a Condoit update overwrites: all but the identity and MasterBus-own fields."""
     own = {"external_id", "life_years_override", "interval_months_override"}
     return [
-        f.attname
-        for f in model._meta.concrete_fields
-        if not f.primary_key and f.name not in own
+        f.attname for f in model._meta.concrete_fields if not f.primary_key and f.name not in own
     ]
 
 
@@ -86,6 +86,12 @@ class MissingParent(Exception):
         self.parent_id = parent_id
 
 
+def _raw_id(record: Any) -> str | None:
+    """The id a raw record will be stored under, when it has a usable one."""
+    rid = record.get("id") if isinstance(record, dict) else None
+    return rid.strip() or None if isinstance(rid, str) else None
+
+
 def digest(record: Any) -> str:
     return hashlib.blake2b(
         orjson.dumps(record, option=orjson.OPT_SORT_KEYS), digest_size=16
@@ -100,7 +106,7 @@ def json_safe(value):
 
 @dataclass(slots=True)
 class _Item:
-    clean: dict
+    clean: dict | None  # set once validated (records already mirrored as they are skip it)
     raw: Any
     line: int | None
     hash: str
@@ -181,8 +187,8 @@ class Ingestor:
     # --- intake -----------------------------------------------------------------------------
 
     def add(self, kind: str, record: Any, *, line: int | None = None) -> None:
-        cleaner = CLEANERS.get(kind)
-        if cleaner is None:
+        """Buffer one record; it is validated and written when its batch is flushed."""
+        if kind not in CLEANERS:
             self.reject(
                 kind="",
                 record=record,
@@ -190,11 +196,6 @@ class Ingestor:
                 reason=f"unknown record kind {str(kind)[:50]!r}",
                 line=line,
             )
-            return
-        try:
-            clean = cleaner(record, now=self.now)
-        except RecordError as exc:
-            self.reject(kind=kind, record=record, field=exc.field, reason=exc.reason, line=line)
             return
         try:
             record_hash = digest(record)
@@ -205,7 +206,7 @@ class Ingestor:
                 raw_text=repr(record)[: self._raw_max],
             )  # fmt: skip
             return
-        self._buffers[kind].append(_Item(clean, record, line, record_hash))
+        self._buffers[kind].append(_Item(None, record, line, record_hash))
         if len(self._buffers[kind]) >= self.batch_size:
             self.flush()
 
@@ -271,18 +272,35 @@ class Ingestor:
             self._flushed = Counts(**self.counts.as_dict())
 
     def _write_kind(self, kind: str, items: list[_Item]) -> None:
-        items = self._dedupe(items)
         model = MODELS[kind]
-        ids = [it.clean["external_id"] for it in items]
         existing = {
             row[0]: row[1:]
             for row in rows_where_in(
                 model,
                 "external_id",
-                ids,
+                {_raw_id(it.raw) for it in items} - {None},
                 ("external_id", "id", "content_hash", "condoit_updated_at", "deleted_at"),
             )
         }
+        valid = []
+        for it in items:
+            rid = _raw_id(it.raw)
+            prev = existing.get(rid) if rid else None
+            if prev is not None and prev[1] == it.hash:
+                # Byte-for-byte what is mirrored (and was valid when stored): nothing to do.
+                self._outcome(kind, rid, "unchanged")
+                if kind == RecordKind.EQUIPMENT:
+                    self._note_unmapped(it.raw)
+                continue
+            try:
+                it.clean = CLEANERS[kind](it.raw, now=self.now)
+            except RecordError as exc:
+                self.reject(
+                    kind=kind, record=it.raw, field=exc.field, reason=exc.reason, line=it.line
+                )
+                continue
+            valid.append(it)
+        items = self._dedupe(valid)
         if kind == RecordKind.EQUIPMENT:
             items = self._resolve_parents(
                 kind, items, Facility, "facility_external_id", "facility_id", "facilityId"
@@ -322,7 +340,8 @@ class Ingestor:
             return
         try:
             with transaction.atomic():
-                self._write_rows(kind, to_write, overrides)
+                fresh = {it.clean["external_id"] for it in items} - set(existing)
+                self._write_rows(kind, to_write, overrides, fresh=fresh)
         except DatabaseError as exc:
             # Should not happen after validation; isolate the offending record(s) so the
             # rest of the batch still lands and the bad one is reported, never a crash.
@@ -330,7 +349,9 @@ class Ingestor:
             for pair in to_write:
                 try:
                     with transaction.atomic():
-                        self._write_rows(kind, [pair], overrides)
+                        # One by one, and by upsert: safe even if a concurrent door
+                        # inserted the record meanwhile.
+                        self._write_rows(kind, [pair], overrides, fresh=set())
                 except DatabaseError as one_exc:
                     self.reject(
                         kind=kind,
@@ -383,6 +404,17 @@ class Ingestor:
                 )
         return kept
 
+    def _note_unmapped(self, raw: dict) -> None:
+        """Unmapped class and material warnings for an equipment record not rewritten."""
+        cls = raw.get("equipmentClass")
+        if isinstance(cls, str) and normalize_key(cls) not in self.class_map:
+            self.unmapped_classes[cls.strip()] += 1
+        for cond in raw.get("conductors") or ():
+            code = cond.get("material") if isinstance(cond, dict) else None
+            if isinstance(code, str) and code.strip():
+                if normalize_key(code) not in self.material_map:
+                    self.unmapped_materials[code.strip()] += 1
+
     def _map_equipment(self, items: list[_Item]) -> None:
         for it in items:
             c = it.clean
@@ -398,7 +430,12 @@ class Ingestor:
                     self.unmapped_materials[code] += 1
 
     def _write_rows(
-        self, kind: str, pairs: list[tuple[_Item, str]], overrides: list[FieldOverride]
+        self,
+        kind: str,
+        pairs: list[tuple[_Item, str]],
+        overrides: list[FieldOverride],
+        *,
+        fresh: set[str],
     ) -> None:
         model = MODELS[kind]
         rows = []
@@ -408,20 +445,36 @@ class Ingestor:
             rows.append(row)
         if kind == RecordKind.EQUIPMENT:
             self._link_known_feeds(rows)
+        # Records never mirrored before go straight in (COPY on PostgreSQL); the others are
+        # upserted. Only equipment needs its new ids back (for conductors and photos).
+        new_rows = [r for r in rows if r["external_id"] in fresh]
+        known_rows = [r for r in rows if r["external_id"] not in fresh]
+        bulk_insert(model, new_rows)
         pk_by_ext = bulk_upsert(
             model,
-            rows,
+            known_rows,
             conflict=["external_id"],
             update=_UPDATE_FIELDS[kind],
             key="external_id",
         )
+        if kind == RecordKind.EQUIPMENT and new_rows:
+            pk_by_ext.update(
+                rows_where_in(
+                    model, "external_id", [r["external_id"] for r in new_rows],
+                    ("external_id", "id"),
+                )
+            )  # fmt: skip
         if overrides:
             FieldOverride.objects.bulk_update(overrides, ["condoit_value"], batch_size=500)
         if kind == RecordKind.EQUIPMENT:
             self._write_equipment_children(
                 [it for it, _ in pairs],
                 pk_by_ext,
-                existed=[pk_by_ext[it.clean["external_id"]] for it, r in pairs if r != "created"],
+                existed=[
+                    pk_by_ext[it.clean["external_id"]]
+                    for it, _ in pairs
+                    if it.clean["external_id"] not in fresh
+                ],
             )
         changes_record(
             kind=kind,
@@ -505,10 +558,14 @@ class Ingestor:
             ).delete()
         if photos:
             known_urls = dict(rows_where_in(Photo, "external_id", photos, ("external_id", "url")))
-            fresh = [p for ext, p in photos.items() if known_urls.get(ext) != p["url"]]
+            new = [p for ext, p in photos.items() if ext not in known_urls]
+            moved = [
+                p for ext, p in photos.items() if ext in known_urls and known_urls[ext] != p["url"]
+            ]
             same = [p for ext, p in photos.items() if known_urls.get(ext) == p["url"]]
-            # A new or moved image is fetched again; an unchanged one keeps its stored bytes.
-            bulk_upsert(Photo, fresh, conflict=["external_id"], update=_PHOTO_RESET_FIELDS)
+            bulk_insert(Photo, new)
+            # A moved image is fetched again; an unchanged one keeps its stored bytes.
+            bulk_upsert(Photo, moved, conflict=["external_id"], update=_PHOTO_RESET_FIELDS)
             bulk_upsert(Photo, same, conflict=["external_id"], update=_PHOTO_KEEP_FIELDS)
         # Links elsewhere (and within this batch) that waited for these equipment.
         target = Equipment.objects.filter(external_id=OuterRef("feeds_from_external_id"))

@@ -1,8 +1,5 @@
 """Sync bookkeeping is read-only; rejected records can be re-run from the admin."""
 
-import sys
-import types
-
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -29,9 +26,7 @@ def test_rerun_action_reports_counts(admin_client, monkeypatch):
         calls.append(sorted(ids))
         return {"accepted": 1, "rejected": 1}
 
-    module = types.ModuleType("facilities.condoit.ingest")
-    module.rerun_rejected = rerun_rejected
-    monkeypatch.setitem(sys.modules, "facilities.condoit.ingest", module)
+    monkeypatch.setattr("facilities.condoit.ingest.rerun_rejected", rerun_rejected)
     response = rerun(admin_client, [r1.pk, r2.pk])
     assert response.status_code == 302
     assert calls == [sorted([r1.pk, r2.pk])]
@@ -39,25 +34,34 @@ def test_rerun_action_reports_counts(admin_client, monkeypatch):
     assert messages == ["Re-ran 2 rejected record(s) — accepted: 1, rejected: 1."]
 
 
-def test_rerun_unavailable_without_ingestion(admin_client, monkeypatch):
-    run = f.sync_run()
-    r1 = f.rejection(run)
-    monkeypatch.setitem(sys.modules, "facilities.condoit.ingest", None)  # import fails
-    response = rerun(admin_client, [r1.pk])
+def test_rerun_for_real_lands_a_record_whose_parent_arrived(admin_client):
+    from facilities.condoit.ingest import Ingestor
+    from facilities.models import RejectedRecord
+    from tests import factories as rf
+
+    fac = rf.facility(id="fac_rerun")
+    eq = rf.equipment("fac_rerun", id="eq_rerun")
+    ing = Ingestor(source="file", missing_parent="reject")
+    ing.add("equipment", eq)
+    ing.finish()
+    rejected = RejectedRecord.objects.get(record_id="eq_rerun")
+    ing = Ingestor(source="file")
+    ing.add("facility", fac)
+    ing.finish()
+    response = rerun(admin_client, [rejected.pk])
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert messages == ["Re-run is unavailable: the Condoit ingestion is not installed."]
+    assert messages[0].startswith("Re-ran 1 rejected record(s) — created: 1,")
+    rejected.refresh_from_db()
+    assert rejected.rerun_outcome.startswith("created")
 
 
 def test_rerun_failure_is_a_message_not_a_500(admin_client, monkeypatch):
     run = f.sync_run()
     r1 = f.rejection(run)
-    module = types.ModuleType("facilities.condoit.ingest")
-
     def boom(ids):
         raise RuntimeError("mapping table locked")
 
-    module.rerun_rejected = boom
-    monkeypatch.setitem(sys.modules, "facilities.condoit.ingest", module)
+    monkeypatch.setattr("facilities.condoit.ingest.rerun_rejected", boom)
     response = rerun(admin_client, [r1.pk])
     assert response.status_code == 302
     messages = [str(m) for m in get_messages(response.wsgi_request)]
