@@ -67,3 +67,11 @@ def test_error_responses_helper():
         error_responses("NOPE")
     with pytest.raises(ValueError):
         error_responses(418)
+
+
+def test_docs_viewer_serves_its_assets_itself(client):
+    r = client.get("/api/v1/docs")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in body
+    assert "cdn.jsdelivr.net" not in body
