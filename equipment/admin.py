@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from facilities.admin_support import (
+    CONDOIT_FIELDSET,
     DeletedFilter,
     HasOverridesFilter,
     ReadOnlyInline,
@@ -191,20 +192,7 @@ class EquipmentAdmin(StaffEditAdmin):
             },
         ),
         ("Maintenance", {"fields": ("maintenance_summary",)}),
-        (
-            "Condoit",
-            {
-                "classes": ("collapse",),
-                "description": "Written by the Condoit sync; not editable.",
-                "fields": (
-                    ("condoit_created_at", "condoit_updated_at"),
-                    "deleted_at",
-                    ("synced_at", "changed_at"),
-                    "content_hash",
-                    "extra_json",
-                ),
-            },
-        ),
+        CONDOIT_FIELDSET,
     )
 
     @admin.display(description="deleted", boolean=True, ordering="deleted_at")
@@ -269,20 +257,7 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
         (None, {"fields": ("external_id", "equipment", "type", "performed_at", "technician")}),
         ("Staff overrides", {"fields": ("staff_overrides",)}),
         ("Work", {"fields": ("findings", "actions_taken", "next_service_due")}),
-        (
-            "Condoit",
-            {
-                "classes": ("collapse",),
-                "description": "Written by the Condoit sync; not editable.",
-                "fields": (
-                    ("condoit_created_at", "condoit_updated_at"),
-                    "deleted_at",
-                    ("synced_at", "changed_at"),
-                    "content_hash",
-                    "extra_json",
-                ),
-            },
-        ),
+        CONDOIT_FIELDSET,
     )
 
     @admin.display(description="deleted", boolean=True, ordering="deleted_at")
@@ -299,29 +274,37 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
 # --- Mappings -------------------------------------------------------------------------------
 
 
-class ClassMappingForm(forms.ModelForm):
+class _MappingKeyForm(forms.ModelForm):
+    """Mapping keys are stored normalised; normalising here makes the unique check see the
+    stored key."""
+
+    key_field = ""
+    key_label = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.key_field in cleaned:
+            key = normalize_key(cleaned[self.key_field])
+            if not key:
+                self.add_error(self.key_field, f"Enter a {self.key_label}.")
+            cleaned[self.key_field] = key
+        return cleaned
+
+
+class ClassMappingForm(_MappingKeyForm):
+    key_field, key_label = "condoit_class", "Condoit class"
+
     class Meta:
         model = EquipmentClassMapping
         fields = ("condoit_class", "type")
 
-    def clean_condoit_class(self):
-        # Stored normalised; normalising here makes the unique check see the stored key.
-        key = normalize_key(self.cleaned_data["condoit_class"])
-        if not key:
-            raise forms.ValidationError("Enter a Condoit class.")
-        return key
 
+class MaterialMappingForm(_MappingKeyForm):
+    key_field, key_label = "code", "material code"
 
-class MaterialMappingForm(forms.ModelForm):
     class Meta:
         model = MaterialMapping
         fields = ("code", "material")
-
-    def clean_code(self):
-        key = normalize_key(self.cleaned_data["code"])
-        if not key:
-            raise forms.ValidationError("Enter a material code.")
-        return key
 
 
 class ReapplyingMappingAdmin(admin.ModelAdmin):

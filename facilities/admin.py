@@ -12,6 +12,7 @@ from django.utils.text import Truncator
 from equipment.models import Equipment
 
 from .admin_support import (
+    CONDOIT_FIELDSET,
     DeletedFilter,
     HasOverridesFilter,
     ReadOnlyAdmin,
@@ -105,20 +106,7 @@ class FacilityAdmin(StaffEditAdmin):
             {"fields": ("arc_flash_study_date", "infrared_scan_date", "last_inspection_at")},
         ),
         ("Equipment", {"fields": ("equipment_summary",)}),
-        (
-            "Condoit",
-            {
-                "classes": ("collapse",),
-                "description": "Written by the Condoit sync; not editable.",
-                "fields": (
-                    ("condoit_created_at", "condoit_updated_at"),
-                    "deleted_at",
-                    ("synced_at", "changed_at"),
-                    "content_hash",
-                    "extra_json",
-                ),
-            },
-        ),
+        CONDOIT_FIELDSET,
     )
 
     def get_queryset(self, request):

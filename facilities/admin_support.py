@@ -45,6 +45,23 @@ def show_value(value) -> str:
     return Truncator(str(value)).chars(120)
 
 
+# The read-only bookkeeping every mirrored record's change form shows.
+CONDOIT_FIELDSET = (
+    "Condoit",
+    {
+        "classes": ("collapse",),
+        "description": "Written by the Condoit sync; not editable.",
+        "fields": (
+            ("condoit_created_at", "condoit_updated_at"),
+            "deleted_at",
+            ("synced_at", "changed_at"),
+            "content_hash",
+            "extra_json",
+        ),
+    },
+)
+
+
 class DeletedFilter(admin.SimpleListFilter):
     """Soft-deleted in Condoit (``deleted_at`` set) or not."""
 
