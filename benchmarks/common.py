@@ -100,7 +100,9 @@ def connect(url: str, **kwargs):
 
 def server_version(url: str) -> str:
     with connect(url) as conn:
-        return conn.execute("SHOW server_version").fetchone()[0]
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        autovacuum = conn.execute("SHOW autovacuum").fetchone()[0]
+        return f"{version}, autovacuum {autovacuum}"
 
 
 # --- child processes ------------------------------------------------------------------------

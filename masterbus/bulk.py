@@ -25,26 +25,29 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _row_values(fields: Sequence[models.Field], row: dict) -> tuple:
-    out = []
-    for f in fields:
-        if f.attname in row:
-            value = row[f.attname]
-        elif f.name in row:
-            value = row[f.name]
-        else:
-            value = f.get_default()
-        if value is not None and isinstance(f, models.JSONField):
-            value = orjson.dumps(value).decode()
-        out.append(value)
-    return tuple(out)
+_MISSING = object()
 
 
 def _copy(cursor, table: str, fields: Sequence[models.Field], rows: Iterable[dict]) -> None:
     cols = ", ".join(_quote(f.column) for f in fields)
+    # Per column, worked out once: where its value is in a row dict, its default, JSON or not.
+    plan = [
+        (f.attname, f.name, f.get_default(), isinstance(f, models.JSONField)) for f in fields
+    ]
+    dumps = orjson.dumps
     with cursor.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
+        write_row = copy.write_row
         for row in rows:
-            copy.write_row(_row_values(fields, row))
+            values = []
+            append = values.append
+            for attname, name, default, is_json in plan:
+                value = row.get(attname, _MISSING)
+                if value is _MISSING:
+                    value = row.get(name, default)
+                if is_json and value is not None:
+                    value = dumps(value).decode()
+                append(value)
+            write_row(values)
 
 
 def bulk_insert(model: type[models.Model], rows: list[dict]) -> None:

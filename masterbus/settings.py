@@ -244,6 +244,9 @@ WEBHOOK_REPLAY_WINDOW = env.int("WEBHOOK_REPLAY_WINDOW", default=300)
 # Rejected records keep at most this many bytes of their raw JSON.
 REJECTED_RAW_MAX_BYTES = env.int("REJECTED_RAW_MAX_BYTES", default=16384)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
+# On PostgreSQL, large imports and recomputes overlap their database writes (and the next
+# batch's reads) with Python work on a second connection (masterbus/overlap.py).
+DB_OVERLAP = env.bool("DB_OVERLAP", default=True)
 
 # --- Photos ---------------------------------------------------------------------------------
 # Equipment photos are fetched from CONDOIT_PHOTO_HOSTS only (condoit-source.md §1).

@@ -19,12 +19,13 @@ from django.utils import timezone
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.models import Facility, RecordChange
 from masterbus.bulk import bulk_upsert
+from masterbus.overlap import Background
 
 from . import engine
 from .choices import Source, VersionStatus
 from .engine import ModelParams, Thresholds, TypeProfile
 from .figures import ServedScore, facility_figures
-from .inputs import FacilityRecords, facility_records
+from .inputs import FacilityRecords, facility_batches, facility_records, load_batch
 from .models import (
     EquipmentAssessment,
     FacilityAssessment,
@@ -101,13 +102,36 @@ def risk_recompute(
     model = model_current()
     stats = RecomputeStats(as_of=as_of)
     pks = None if facility_pks is None else list(facility_pks)
-    active = Facility.objects.filter(deleted_at__isnull=True)
+    batches = facility_batches(facility_pks=pks)
     # Only active facilities are recomputed, so only they count towards the progress total.
-    total = (active if pks is None else active.filter(pk__in=pks)).count()
-    for batch in facility_records(facility_pks=pks, history_from=engine.history_points(as_of)[0]):
-        _recompute_batch(batch, model, as_of, stats)
-        if progress:
-            progress(stats.facilities, total)
+    total = sum(len(b) for b in batches)
+    history_from = engine.history_points(as_of)[0]
+    months = engine.history_points(as_of)[:-1]
+
+    def load(batch_pks: list[int]) -> _BatchInput:
+        now = timezone.now()
+        batch = load_batch(batch_pks, history_from)
+        return _BatchInput(
+            batch, _stored_snapshots(batch_pks, months), _voltmetrics_served(batch, now), now
+        )
+
+    # Reads of the next batch and writes of the previous one run on a second connection
+    # while the engine works on this one (masterbus.overlap; inline where unsafe).
+    with Background(name="recompute") as bg:
+        loading = bg.submit(load, batches[0]) if batches else None
+        writing = None
+        for i in range(len(batches)):
+            inputs = loading.result()
+            if i + 1 < len(batches):
+                loading = bg.submit(load, batches[i + 1])
+            out = _compute_batch(inputs, model, as_of, stats)
+            if writing is not None:
+                writing.result()
+            writing = bg.submit(_write_batch, out, as_of)
+            if progress:
+                progress(stats.facilities, total)
+        if writing is not None:
+            writing.result()
     # Deleted facilities drop out of every figure: their own assessments and their
     # equipment's go (a full recompute sweeps every deleted facility).
     deleted = Facility.objects.filter(deleted_at__isnull=False)
@@ -150,10 +174,29 @@ def _voltmetrics_served(
     }
 
 
-def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeStats) -> None:
-    now = timezone.now()
-    stored = _stored_snapshots([r.pk for r in batch], engine.history_points(as_of)[:-1])
-    vm_served = _voltmetrics_served(batch, now)
+@dataclass
+class _BatchInput:
+    batch: list[FacilityRecords]
+    stored: dict[int, dict]  # the monthly task's snapshots by facility pk and month
+    vm_served: dict[int, EquipmentAssessment]  # VoltMetrics results that win, by equipment pk
+    now: datetime
+
+
+@dataclass
+class _BatchOutput:
+    facility_pks: list[int]
+    facility_ids: list[str]
+    vm_served: set[int]
+    eq_rows: list[dict]
+    fac_rows: list[dict]
+    new_snapshots: list[dict]
+
+
+def _compute_batch(
+    inputs: _BatchInput, model: ModelParams, as_of: date, stats: RecomputeStats
+) -> _BatchOutput:
+    """The engine's figures for one batch of facilities, as rows to store (no database)."""
+    batch, stored, vm_served, now = inputs.batch, inputs.stored, inputs.vm_served, inputs.now
     eq_rows: list[dict] = []
     fac_rows: list[dict] = []
     new_snapshots: list[dict] = []
@@ -201,15 +244,25 @@ def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeSta
             eq_rows.append(_equipment_row(eq_pk, result, now, served=eq_pk not in vm_served))
         stats.facilities += 1
         stats.equipment += len(local)
+    stats.snapshots_backfilled += len(new_snapshots)
+    batch_pks = [r.pk for r in batch]
+    stats.facility_pks.extend(batch_pks)
+    return _BatchOutput(
+        batch_pks, [r.facility.id for r in batch], set(vm_served), eq_rows, fac_rows, new_snapshots
+    )
+
+
+def _write_batch(out: _BatchOutput, as_of: date) -> None:
+    """Store one batch's figures in one transaction, then invalidate its cached payloads."""
+    batch_pks, vm_served = out.facility_pks, out.vm_served
     with transaction.atomic():
-        batch_pks = [r.pk for r in batch]
         # Equipment that no longer counts (deleted, or installed after as_of) drops out.
         EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).filter(
             Q(equipment__deleted_at__isnull=False) | Q(equipment__install_date__gt=as_of)
         ).delete()
         bulk_upsert(
             EquipmentAssessment,
-            eq_rows,
+            out.eq_rows,
             conflict=["equipment_id", "source"],
             update=_EQ_UPDATE_FIELDS,
         )
@@ -221,22 +274,20 @@ def _recompute_batch(batch, model: ModelParams, as_of: date, stats: RecomputeSta
             vm_rows.filter(equipment_id__in=list(vm_served)).update(served=True)
         bulk_upsert(
             FacilityAssessment,
-            fac_rows,
+            out.fac_rows,
             conflict=["facility_id", "source"],
             update=_FAC_UPDATE_FIELDS,
         )
-        if new_snapshots:
+        if out.new_snapshots:
             bulk_upsert(
                 FacilitySnapshot,
-                new_snapshots,
+                out.new_snapshots,
                 conflict=["facility_id", "month"],
                 update=_SNAPSHOT_UPDATE_FIELDS,
             )
-            stats.snapshots_backfilled += len(new_snapshots)
-    stats.facility_pks.extend(batch_pks)
     from threatmap.cache import cache_invalidate_facility  # now, and again once committed
 
-    cache_invalidate_facility(*(ids := [r.facility.id for r in batch]))
+    cache_invalidate_facility(*(ids := out.facility_ids))
     transaction.on_commit(lambda: cache_invalidate_facility(*ids))
 
 
