@@ -71,6 +71,7 @@ def import_file(
         label=str(path)[:500],
         missing_parent="defer",
         batch_size=batch_size,
+        overlap=True,
     )
     try:
         if fmt == "ndjson":
@@ -79,6 +80,11 @@ def import_file(
             _read_document(path, ing, progress)
     except FileFormatError as exc:
         ing.finish(error=str(exc))
+        raise
+    except BaseException as exc:
+        # Interrupted (or a batch failed to write): the batches already written stay, the
+        # run is marked failed with the reason, and the worker is stopped before re-raising.
+        ing.finish(error=f"import stopped: {type(exc).__name__}: {exc}"[:2000])
         raise
     return ing.finish()
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -39,6 +41,7 @@ from facilities.choices import ChangeSource, RecordKind, SyncSource, SyncStatus
 from facilities.models import Facility, FieldOverride, RejectedRecord, SyncRun
 from facilities.services import changes_record
 from masterbus.bulk import bulk_insert, bulk_upsert, rows_where_in
+from masterbus.overlap import Background, overlap_available
 
 from .schema import CLEANERS, RecordError, record_id_of
 
@@ -114,6 +117,13 @@ class _Item:
     condoit_values: dict | None = None
 
 
+@dataclass(slots=True)
+class _Prepared:
+    items: list[_Item]  # validated, one per id
+    existing: dict[str, tuple]  # external id → (pk, content hash, updatedAt, deleted_at)
+    unchanged_equipment: list[dict]  # raw records skipped as unchanged (for their warnings)
+
+
 @dataclass
 class Counts:
     created: int = 0
@@ -159,6 +169,7 @@ class Ingestor:
         now: datetime | None = None,
         run: SyncRun | None = None,
         track_outcomes: bool = False,
+        overlap: bool = False,
     ):
         self.source = source
         self.change_source = _CHANGE_SOURCE.get(source, ChangeSource.FILE)
@@ -183,6 +194,14 @@ class Ingestor:
         # Overrides are rare: look them up per batch only for kinds that have any.
         self._override_kinds = set(FieldOverride.objects.values_list("kind", flat=True).distinct())
         self._raw_max = settings.REJECTED_RAW_MAX_BYTES
+        # ``overlap`` (files): each batch is written on a second connection while the caller
+        # parses and validates the next one (masterbus.overlap; inline where unsafe).
+        # Batches are written one at a time, in order, so each sees the ones before it.
+        self._bg = Background(name="import") if overlap and overlap_available() else None
+        self._writing: Future | None = None
+        self._in_flight: dict[str, set[str]] = {}  # ids of the batch being written
+        # Rejections are recorded by both threads; the counts and the list move together.
+        self._lock = threading.Lock()
 
     # --- intake -----------------------------------------------------------------------------
 
@@ -229,49 +248,102 @@ class Ingestor:
         if truncated:
             raw_text = raw_text.encode()[: self._raw_max].decode(errors="ignore")
         rid = record_id_of(record)
-        self._rejections.append(
-            RejectedRecord(
-                sync_run=self.run,
-                kind=kind,
-                record_id=rid,
-                line=line,
-                field=field[:200],
-                reason=reason,
-                raw=raw_text,
-                raw_truncated=truncated,
-            )
+        rejection = RejectedRecord(
+            sync_run=self.run,
+            kind=kind,
+            record_id=rid,
+            line=line,
+            field=field[:200],
+            reason=reason,
+            raw=raw_text,
+            raw_truncated=truncated,
         )
-        self.counts.rejected += 1
-        if self.track_outcomes:
-            self.outcomes.append(Outcome(kind, rid, "rejected", field, reason))
+        with self._lock:
+            self._rejections.append(rejection)
+            self.counts.rejected += 1
+            if self.track_outcomes:
+                self.outcomes.append(Outcome(kind, rid, "rejected", field, reason))
 
     # --- writing ----------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything buffered: facilities, then equipment, then maintenance."""
+        """Write everything buffered: facilities, then equipment, then maintenance.
+
+        With overlap the batch is handed to the worker (after the previous one is written)
+        and this returns at once; a failure of the worker is raised here or by ``finish``.
+        """
+        buffers, self._buffers = self._buffers, {k: [] for k in KINDS}
+        if self._bg is None:
+            self._write_batch(buffers)
+            return
+        # Validate here while the worker writes the previous batch, unless this batch holds
+        # ids of that one: then its reads must wait to see what that batch wrote.
+        ids = {kind: {_raw_id(it.raw) for it in items} - {None} for kind, items in buffers.items()}
+        if any(ids[kind] & self._in_flight.get(kind, set()) for kind in KINDS):
+            self._wait_for_writes()
+        prepared = {
+            kind: self._prepare_kind(kind, items) for kind, items in buffers.items() if items
+        }
+        self._wait_for_writes()
+        self._in_flight = ids
+        self._writing = self._bg.submit(self._store_batch, prepared)
+
+    def _wait_for_writes(self) -> None:
+        writing, self._writing = self._writing, None
+        self._in_flight = {}
+        if writing is not None:
+            writing.result()
+
+    def _store_batch(self, prepared: dict[str, _Prepared]) -> None:
         with transaction.atomic():
             for kind in KINDS:
-                items = self._buffers[kind]
-                if items:
-                    self._buffers[kind] = []
-                    self._write_kind(kind, items)
+                if kind in prepared:
+                    self._store_kind(kind, prepared[kind])
+            self._write_bookkeeping()
+
+    def _stop_overlap(self, *, raise_errors: bool = True) -> None:
+        """Wait for the worker and close its connection; later work runs inline."""
+        bg, self._bg = self._bg, None
+        if bg is None:
+            return
+        try:
+            if raise_errors:
+                self._wait_for_writes()
+        finally:
+            self._writing = None
+            bg.close(raise_errors=raise_errors)
+
+    def _write_batch(self, buffers: dict[str, list[_Item]]) -> None:
+        with transaction.atomic():
+            for kind in KINDS:
+                if buffers[kind]:
+                    self._write_kind(kind, buffers[kind])
             self._write_bookkeeping()
 
     def _write_bookkeeping(self) -> None:
-        if self._rejections:
-            RejectedRecord.objects.bulk_create(self._rejections, batch_size=500)
-            self._rejections = []
-        delta = {
-            name: getattr(self.counts, name) - getattr(self._flushed, name)
-            for name in ("created", "updated", "unchanged", "rejected", "deleted")
-        }
+        with self._lock:
+            rejections, self._rejections = self._rejections, []
+            delta = {
+                name: getattr(self.counts, name) - getattr(self._flushed, name)
+                for name in ("created", "updated", "unchanged", "rejected", "deleted")
+            }
+            flushed = Counts(**self.counts.as_dict())
+        if rejections:
+            RejectedRecord.objects.bulk_create(rejections, batch_size=500)
         if any(delta.values()):
             SyncRun.objects.filter(pk=self.run.pk).update(
                 **{name: F(name) + value for name, value in delta.items() if value}
             )
-            self._flushed = Counts(**self.counts.as_dict())
+        self._flushed = flushed
 
     def _write_kind(self, kind: str, items: list[_Item]) -> None:
+        self._store_kind(kind, self._prepare_kind(kind, items))
+
+    def _prepare_kind(self, kind: str, items: list[_Item]) -> _Prepared:
+        """Validate one kind's records of a batch: read what is mirrored of them, skip the
+        byte-identical ones, clean (validate) the rest, keep the newest of repeated ids.
+        Reads only these records' own rows, so it may run ahead of earlier batches' writes
+        when none of them holds the same ids (see :meth:`flush`)."""
         model = MODELS[kind]
         existing = {
             row[0]: row[1:]
@@ -283,6 +355,7 @@ class Ingestor:
             )
         }
         valid = []
+        unchanged_equipment = []
         for it in items:
             rid = _raw_id(it.raw)
             prev = existing.get(rid) if rid else None
@@ -290,7 +363,7 @@ class Ingestor:
                 # Byte-for-byte what is mirrored (and was valid when stored): nothing to do.
                 self._outcome(kind, rid, "unchanged")
                 if kind == RecordKind.EQUIPMENT:
-                    self._note_unmapped(it.raw)
+                    unchanged_equipment.append(it.raw)
                 continue
             try:
                 it.clean = CLEANERS[kind](it.raw, now=self.now)
@@ -300,7 +373,13 @@ class Ingestor:
                 )
                 continue
             valid.append(it)
-        items = self._dedupe(valid)
+        return _Prepared(self._dedupe(valid), existing, unchanged_equipment)
+
+    def _store_kind(self, kind: str, prepared: _Prepared) -> None:
+        """Write one kind's validated records: parents, overrides, mapping, then the rows."""
+        items, existing = prepared.items, prepared.existing
+        for raw in prepared.unchanged_equipment:
+            self._note_unmapped(raw)
         if kind == RecordKind.EQUIPMENT:
             items = self._resolve_parents(
                 kind, items, Facility, "facility_external_id", "facility_id", "facilityId"
@@ -362,9 +441,10 @@ class Ingestor:
                     )
 
     def _outcome(self, kind: str, ext: str, result: str) -> None:
-        self.counts.unchanged += result in ("unchanged", "stale")
-        if self.track_outcomes:
-            self.outcomes.append(Outcome(kind, ext, result))
+        with self._lock:
+            self.counts.unchanged += result in ("unchanged", "stale")
+            if self.track_outcomes:
+                self.outcomes.append(Outcome(kind, ext, result))
 
     def _dedupe(self, items: list[_Item]) -> list[_Item]:
         """Within one batch the same id twice: keep the newest (the later one on a tie)."""
@@ -373,8 +453,9 @@ class Ingestor:
             ext = it.clean["external_id"]
             cur = best.get(ext)
             if cur is not None:
-                self.duplicates += 1
-                self.counts.unchanged += 1
+                with self._lock:
+                    self.duplicates += 1
+                    self.counts.unchanged += 1
                 if it.clean["condoit_updated_at"] < cur.clean["condoit_updated_at"]:
                     continue
             best[ext] = it
@@ -644,9 +725,11 @@ class Ingestor:
     def finish(self, *, error: str = "") -> SyncRun:
         if not error:
             self.flush()
+            self._stop_overlap()
             self._replay_deferred()
             self._refresh_statistics()
         else:
+            self._stop_overlap(raise_errors=False)
             self._buffers = {k: [] for k in KINDS}
             with transaction.atomic():
                 self._write_bookkeeping()
