@@ -31,9 +31,7 @@ _MISSING = object()
 def _copy(cursor, table: str, fields: Sequence[models.Field], rows: Iterable[dict]) -> None:
     cols = ", ".join(_quote(f.column) for f in fields)
     # Per column, worked out once: where its value is in a row dict, its default, JSON or not.
-    plan = [
-        (f.attname, f.name, f.get_default(), isinstance(f, models.JSONField)) for f in fields
-    ]
+    plan = [(f.attname, f.name, f.get_default(), isinstance(f, models.JSONField)) for f in fields]
     dumps = orjson.dumps
     with cursor.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
         write_row = copy.write_row
@@ -50,13 +48,30 @@ def _copy(cursor, table: str, fields: Sequence[models.Field], rows: Iterable[dic
             write_row(values)
 
 
-def bulk_insert(model: type[models.Model], rows: list[dict]) -> None:
-    """Insert rows (no conflict handling)."""
+def allocate_pks(model: type[models.Model], n: int) -> list[int] | None:
+    """``n`` new primary keys from the table's identity sequence (PostgreSQL), for rows whose
+    ids must be known before they are written; None where the database cannot do this."""
+    if connection.vendor != "postgresql":
+        return None
+    if n == 0:
+        return []
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, n],
+        )
+        return [pk for (pk,) in cur.fetchall()]
+
+
+def bulk_insert(model: type[models.Model], rows: list[dict], *, with_pk: bool = False) -> None:
+    """Insert rows (no conflict handling). ``with_pk``: the rows carry their ids (as
+    ``allocate_pks`` handed them out)."""
     if not rows:
         return
     if connection.vendor == "postgresql":
+        fields = [model._meta.pk, *_columns(model)] if with_pk else _columns(model)
         with connection.cursor() as cur:
-            _copy(cur.cursor, model._meta.db_table, _columns(model), rows)
+            _copy(cur.cursor, model._meta.db_table, fields, rows)
         return
     model.objects.bulk_create([model(**r) for r in rows], batch_size=BATCH)
 
@@ -92,9 +107,7 @@ def bulk_upsert(
         return None
     pks = {getattr(o, key): o.pk for o in objs}
     if any(pk is None for pk in pks.values()):
-        pks = dict(
-            model.objects.filter(**{f"{key}__in": list(pks)}).values_list(key, "pk")
-        )
+        pks = dict(model.objects.filter(**{f"{key}__in": list(pks)}).values_list(key, "pk"))
     return pks
 
 
@@ -104,9 +117,7 @@ def _pg_upsert(model, rows, conflict, update, key):
     fields = _columns(model)
     col_of = {f.attname: f.column for f in fields}
     cols = ", ".join(_quote(f.column) for f in fields)
-    sets = ", ".join(
-        f"{_quote(col_of[c])} = EXCLUDED.{_quote(col_of[c])}" for c in update
-    )
+    sets = ", ".join(f"{_quote(col_of[c])} = EXCLUDED.{_quote(col_of[c])}" for c in update)
     target = ", ".join(_quote(col_of[c]) for c in conflict)
     sql = (
         f"INSERT INTO {_quote(table)} ({cols}) SELECT {cols} FROM {_quote(stage)} "
@@ -140,10 +151,7 @@ def rows_where_in(
         return list(model.objects.filter(**{f"{key}__in": values}).values_list(*columns))
     col = {f.attname: f.column for f in model._meta.concrete_fields}
     select = ", ".join(_quote(col[c]) for c in columns)
-    sql = (
-        f"SELECT {select} FROM {_quote(model._meta.db_table)} "
-        f"WHERE {_quote(col[key])} = ANY(%s)"
-    )
+    sql = f"SELECT {select} FROM {_quote(model._meta.db_table)} WHERE {_quote(col[key])} = ANY(%s)"
     with connection.cursor() as cur:
         cur.execute(sql, [values])
         rows = cur.fetchall()

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from equipment.choices import EquipmentType
@@ -40,7 +40,7 @@ from equipment.models import (
 from facilities.choices import ChangeSource, RecordKind, SyncSource, SyncStatus
 from facilities.models import Facility, FieldOverride, RejectedRecord, SyncRun
 from facilities.services import changes_record
-from masterbus.bulk import bulk_insert, bulk_upsert, rows_where_in
+from masterbus.bulk import allocate_pks, bulk_insert, bulk_upsert, rows_where_in
 from masterbus.overlap import Background, overlap_available
 
 from .schema import CLEANERS, RecordError, record_id_of
@@ -194,6 +194,8 @@ class Ingestor:
         # Overrides are rare: look them up per batch only for kinds that have any.
         self._override_kinds = set(FieldOverride.objects.values_list("kind", flat=True).distinct())
         self._raw_max = settings.REJECTED_RAW_MAX_BYTES
+        # Deferring doors (files) resolve waiting feeds-from links once, when all is in.
+        self._links_at_end = missing_parent == "defer"
         # ``overlap`` (files): each batch is written on a second connection while the caller
         # parses and validates the next one (masterbus.overlap; inline where unsafe).
         # Batches are written one at a time, in order, so each sees the ones before it.
@@ -524,21 +526,31 @@ class Ingestor:
             row = {k: v for k, v in it.clean.items() if k not in _NOT_COLUMNS}
             row.update(content_hash=it.hash, synced_at=self.now, changed_at=self.now)
             rows.append(row)
-        if kind == RecordKind.EQUIPMENT:
-            self._link_known_feeds(rows)
         # Records never mirrored before go straight in (COPY on PostgreSQL); the others are
         # upserted. Only equipment needs its new ids back (for conductors and photos).
         new_rows = [r for r in rows if r["external_id"] in fresh]
         known_rows = [r for r in rows if r["external_id"] not in fresh]
-        bulk_insert(model, new_rows)
-        pk_by_ext = bulk_upsert(
-            model,
-            known_rows,
-            conflict=["external_id"],
-            update=_UPDATE_FIELDS[kind],
-            key="external_id",
+        pk_by_ext: dict[str, int] = {}
+        if kind == RecordKind.EQUIPMENT:
+            # New equipment get their ids up front where the database can hand them out, so
+            # links to equipment of the same batch are written with the rows themselves.
+            ids = allocate_pks(model, len(new_rows))
+            if ids is not None:
+                for row, pk in zip(new_rows, ids, strict=True):
+                    row["id"] = pk
+                    pk_by_ext[row["external_id"]] = pk
+            self._link_known_feeds(rows, in_batch=pk_by_ext)
+        bulk_insert(model, new_rows, with_pk=bool(pk_by_ext))
+        pk_by_ext.update(
+            bulk_upsert(
+                model,
+                known_rows,
+                conflict=["external_id"],
+                update=_UPDATE_FIELDS[kind],
+                key="external_id",
+            )
         )
-        if kind == RecordKind.EQUIPMENT and new_rows:
+        if kind == RecordKind.EQUIPMENT and new_rows and not any("id" in r for r in new_rows):
             pk_by_ext.update(
                 rows_where_in(
                     model, "external_id", [r["external_id"] for r in new_rows],
@@ -569,10 +581,14 @@ class Ingestor:
             self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
 
     @staticmethod
-    def _link_known_feeds(rows: list[dict]) -> None:
-        """Resolve feeds-from links to equipment already mirrored; the rest wait."""
+    def _link_known_feeds(rows: list[dict], *, in_batch: dict[str, int]) -> None:
+        """Resolve feeds-from links to equipment already mirrored or given an id in this
+        batch (``in_batch``); the rest wait."""
         wanted = {r["feeds_from_external_id"] for r in rows if r["feeds_from_external_id"]}
-        known = dict(rows_where_in(Equipment, "external_id", wanted, ("external_id", "id")))
+        known = dict(
+            rows_where_in(Equipment, "external_id", wanted - set(in_batch), ("external_id", "id"))
+        )
+        known.update(in_batch)
         for r in rows:
             r["feeds_from_id"] = known.get(r["feeds_from_external_id"])
 
@@ -648,11 +664,10 @@ class Ingestor:
             # A moved image is fetched again; an unchanged one keeps its stored bytes.
             bulk_upsert(Photo, moved, conflict=["external_id"], update=_PHOTO_RESET_FIELDS)
             bulk_upsert(Photo, same, conflict=["external_id"], update=_PHOTO_KEEP_FIELDS)
-        # Links elsewhere (and within this batch) that waited for these equipment.
-        target = Equipment.objects.filter(external_id=OuterRef("feeds_from_external_id"))
-        Equipment.objects.filter(
-            feeds_from__isnull=True, feeds_from_external_id__in=list(pk_by_ext)
-        ).update(feeds_from_id=Subquery(target.values("pk")[:1]))
+        # Links elsewhere (and within this batch) that waited for these equipment. A file is
+        # one unit for references: its waiting links are resolved once, at the end.
+        if not self._links_at_end:
+            _link_waiting_feeds(list(pk_by_ext))
 
     # --- deferral (files are one unit for references) ----------------------------------------
 
@@ -727,9 +742,16 @@ class Ingestor:
             self.flush()
             self._stop_overlap()
             self._replay_deferred()
-            self._refresh_statistics()
+            self._refresh_statistics()  # first: the linking query is planned on them
+            if self._links_at_end:
+                _link_waiting_feeds()
         else:
             self._stop_overlap(raise_errors=False)
+            if self._links_at_end:
+                try:  # what was written keeps its links, as a per-batch door would
+                    _link_waiting_feeds()
+                except DatabaseError:
+                    log.warning("could not link waiting feeds-from after a failed import")
             self._buffers = {k: [] for k in KINDS}
             with transaction.atomic():
                 self._write_bookkeeping()
@@ -747,6 +769,16 @@ class Ingestor:
 
 
 ANALYZE_AFTER_ROWS = 10_000
+
+
+def _link_waiting_feeds(upstream_ids: list[str] | None = None) -> int:
+    """Point equipment whose feeds-from link waited (its upstream was not mirrored when it
+    was written) at the upstream now mirrored: those fed by ``upstream_ids``, or all."""
+    target = Equipment.objects.filter(external_id=OuterRef("feeds_from_external_id"))
+    waiting = Equipment.objects.filter(feeds_from__isnull=True).exclude(feeds_from_external_id="")
+    if upstream_ids is not None:
+        waiting = waiting.filter(feeds_from_external_id__in=upstream_ids)
+    return waiting.filter(Exists(target)).update(feeds_from_id=Subquery(target.values("pk")[:1]))
 
 
 def _analyze_tables() -> None:

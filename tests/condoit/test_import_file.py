@@ -322,6 +322,29 @@ def test_feeds_from_later_in_the_file_resolved_across_batches(tmp_path):
                      "eq_4": "eq_5", "eq_5": None}  # fmt: skip
 
 
+def test_an_import_that_fails_midway_still_links_what_it_wrote(tmp_path, monkeypatch):
+    fac = f.facility(id="fac_a")
+    chain = [
+        f.equipment("fac_a", id="eq_down", feedsFromId="eq_up"),
+        f.equipment("fac_a", id="eq_up", equipmentClass="Switchboard"),
+        f.equipment("fac_a", id="eq_last"),
+    ]
+    store = Ingestor._store_kind
+
+    def fail_on_the_last(self, kind, prepared):
+        if any(it.clean["external_id"] == "eq_last" for it in prepared.items):
+            raise RuntimeError("connection lost")
+        return store(self, kind, prepared)
+
+    monkeypatch.setattr(Ingestor, "_store_kind", fail_on_the_last)
+    with pytest.raises(RuntimeError):
+        import_file(write_json(tmp_path / "x.json", doc([fac], chain)), batch_size=1)
+    assert SyncRun.objects.get().status == SyncStatus.FAILED
+    down = Equipment.objects.get(external_id="eq_down")
+    assert down.feeds_from.external_id == "eq_up"
+    assert not Equipment.objects.filter(external_id="eq_last").exists()
+
+
 def test_unknown_feeds_from_kept_raw_and_resolved_by_a_later_import(tmp_path):
     fac = f.facility(id="fac_a")
     down = f.equipment("fac_a", id="eq_down", feedsFromId="eq_main")
