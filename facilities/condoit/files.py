@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from itertools import compress, tee
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -89,37 +91,41 @@ def import_file(
     return ing.finish()
 
 
+_SECTION_KEYS = frozenset(key for key, _ in SECTIONS)
+
+
 def _check_document(path: Path, progress: ProgressFactory) -> None:
-    """Pass 0: the whole document parses and its sections are arrays (writes nothing)."""
+    """Pass 0: the whole document parses and its sections are arrays (writes nothing).
+
+    Only the few events at a section's own level reach Python: the parser's events are
+    selected by prefix with C-level iterator tools, so the check costs about what parsing does.
+    """
     size = path.stat().st_size
-    top_level_seen = False
     with path.open("rb") as raw:
         fh = progress(raw, size, "checking")
         try:
-            for prefix, event, _value in ijson.parse(fh, use_float=True):
-                if not top_level_seen:
-                    if event != "start_map":
-                        raise FileFormatError(
-                            f"{path.name}: the export must be a JSON object with "
-                            "facilities, equipment and maintenanceRecords arrays"
-                        )
-                    top_level_seen = True
-                elif prefix in ("facilities", "equipment", "maintenanceRecords") and event not in (
-                    "start_array",
-                    "end_array",
-                    "null",
-                ):
+            events = ijson.parse(fh, use_float=True)
+            first = next(events, None)
+            if first is None:
+                raise FileFormatError(f"{path.name}: the file is empty")
+            if first[1] != "start_map":
+                raise FileFormatError(
+                    f"{path.name}: the export must be a JSON object with "
+                    "facilities, equipment and maintenanceRecords arrays"
+                )
+            events, prefixes = tee(events)
+            at_section_level = map(_SECTION_KEYS.__contains__, map(itemgetter(0), prefixes))
+            for prefix, event, _value in compress(events, at_section_level):
+                if event not in ("start_array", "end_array", "null"):
                     raise FileFormatError(f"{path.name}: {prefix!r} must be an array")
         except ijson.JSONError as exc:
-            if not top_level_seen and _is_blank(path):
+            if _is_blank(path):
                 raise FileFormatError(f"{path.name}: the file is empty") from None
             raise FileFormatError(
                 f"{path.name}: not valid JSON ({exc}); nothing was imported"
             ) from None
         except UnicodeDecodeError:
             raise FileFormatError(f"{path.name}: not UTF-8 text; nothing was imported") from None
-    if not top_level_seen:
-        raise FileFormatError(f"{path.name}: the file is empty")
 
 
 def _is_blank(path: Path) -> bool:
@@ -174,8 +180,7 @@ def _read_ndjson(path: Path, ing: Ingestor, progress: ProgressFactory) -> None:
                     kind="",
                     record=entry,
                     field="kind",
-                    reason='must be {"kind": facility|equipment|'
-                    'maintenanceRecord, "record": {…}}',
+                    reason='must be {"kind": facility|equipment|maintenanceRecord, "record": {…}}',
                     line=number,
                 )
                 continue

@@ -347,13 +347,15 @@ class Ingestor:
         Reads only these records' own rows, so it may run ahead of earlier batches' writes
         when none of them holds the same ids (see :meth:`flush`)."""
         model = MODELS[kind]
-        existing = {
-            row[0]: row[1:]
-            for row in rows_where_in(
+        # The digests first; the timestamps only of records that differ (re-importing an
+        # unchanged file then parses no timestamps at all).
+        existing: dict[str, tuple] = {
+            ext: (pk, content_hash, None, None)
+            for ext, pk, content_hash in rows_where_in(
                 model,
                 "external_id",
                 {_raw_id(it.raw) for it in items} - {None},
-                ("external_id", "id", "content_hash", "condoit_updated_at", "deleted_at"),
+                ("external_id", "id", "content_hash"),
             )
         }
         valid = []
@@ -375,6 +377,11 @@ class Ingestor:
                 )
                 continue
             valid.append(it)
+        differing = {it.clean["external_id"] for it in valid} & existing.keys()
+        for ext, updated, deleted in rows_where_in(
+            model, "external_id", differing, ("external_id", "condoit_updated_at", "deleted_at")
+        ):
+            existing[ext] = (*existing[ext][:2], updated, deleted)
         return _Prepared(self._dedupe(valid), existing, unchanged_equipment)
 
     def _store_kind(self, kind: str, prepared: _Prepared) -> None:
