@@ -18,6 +18,7 @@ from facilities.models import Facility
 from .engine import ConductorIn, EquipmentIn, FacilityIn, MaintenanceIn, ObservationsIn
 
 FACILITY_BATCH = 50
+MIN_FACILITY_BATCH = 10
 _PERFORMED_ON = TruncDate("performed_at", tzinfo=UTC)
 # Stands for the latest maintenance record before the history window (its id is not used).
 EARLIER_RECORD_ID = "earlier"
@@ -64,13 +65,19 @@ def facility_records(
 
 
 def facility_batches(
-    *, facility_pks: Iterable[int] | None = None, batch_size: int = FACILITY_BATCH
+    *, facility_pks: Iterable[int] | None = None, batch_size: int | None = FACILITY_BATCH
 ) -> list[list[int]]:
-    """The active facilities' pks (all, or those of ``facility_pks``) in batches, in pk order."""
+    """The active facilities' pks (all, or those of ``facility_pks``) in batches, in pk order.
+
+    ``batch_size=None``: at most ``FACILITY_BATCH``, and small enough that a few facilities
+    still make several batches (work on one batch overlaps reading and writing the others).
+    """
     qs = Facility.objects.filter(deleted_at__isnull=True)
     if facility_pks is not None:
         qs = qs.filter(pk__in=list(facility_pks))
     all_pks = list(qs.order_by("pk").values_list("pk", flat=True))
+    if batch_size is None:
+        batch_size = max(MIN_FACILITY_BATCH, min(FACILITY_BATCH, -(-len(all_pks) // 8)))
     return [all_pks[start : start + batch_size] for start in range(0, len(all_pks), batch_size)]
 
 

@@ -102,7 +102,7 @@ def risk_recompute(
     model = model_current()
     stats = RecomputeStats(as_of=as_of)
     pks = None if facility_pks is None else list(facility_pks)
-    batches = facility_batches(facility_pks=pks)
+    batches = facility_batches(facility_pks=pks, batch_size=None)
     # Only active facilities are recomputed, so only they count towards the progress total.
     total = sum(len(b) for b in batches)
     history_from = engine.history_points(as_of)[0]

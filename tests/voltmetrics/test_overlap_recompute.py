@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from voltmetrics import services
-from voltmetrics.inputs import FACILITY_BATCH
+from voltmetrics.inputs import MIN_FACILITY_BATCH, facility_batches
 from voltmetrics.models import (
     EquipmentAssessment,
     FacilityAssessment,
@@ -23,7 +23,7 @@ from voltmetrics.services import risk_recompute
 pytestmark = [pytest.mark.services]
 TX = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 AS_OF = date(2025, 6, 30)
-FACILITIES = FACILITY_BATCH + 5  # two batches: the second loads while the first is written
+FACILITIES = 2 * MIN_FACILITY_BATCH + 5  # three batches: one is scored while others load/write
 
 
 @pytest.fixture
@@ -77,9 +77,11 @@ def test_overlapped_recompute_stores_exactly_what_the_inline_one_does(
     portfolio, monkeypatch, settings
 ):
     threads = _spy_writes(monkeypatch)
+    sizes = [len(b) for b in facility_batches(batch_size=None)]
+    assert sizes == [MIN_FACILITY_BATCH, MIN_FACILITY_BATCH, 5]
     stats = risk_recompute(as_of=AS_OF)
     assert stats.facilities == FACILITIES
-    assert len(threads) == 2 and all(t.startswith("recompute") for t in threads)
+    assert len(threads) == 3 and all(t.startswith("recompute") for t in threads)
     overlapped = _stored()
     assert len(overlapped["facilities"]) == FACILITIES
     assert len(overlapped["equipment"]) == stats.equipment > 0
@@ -88,7 +90,7 @@ def test_overlapped_recompute_stores_exactly_what_the_inline_one_does(
     settings.DB_OVERLAP = False
     threads.clear()
     risk_recompute(as_of=AS_OF)
-    assert threads == [threading.current_thread().name] * 2
+    assert threads == [threading.current_thread().name] * 3
     inline = _stored()
     assert inline == overlapped
 
@@ -110,6 +112,6 @@ def test_a_failed_batch_write_fails_the_recompute_and_writes_nothing_of_that_bat
     with pytest.raises(RuntimeError, match="disk full"):
         risk_recompute(as_of=AS_OF)
     # The first batch committed on its own; nothing of the second one was written.
-    assert calls == [FACILITY_BATCH, FACILITIES - FACILITY_BATCH]
-    assert FacilityAssessment.objects.count() == FACILITY_BATCH
+    assert calls == [MIN_FACILITY_BATCH, MIN_FACILITY_BATCH]
+    assert FacilityAssessment.objects.count() == MIN_FACILITY_BATCH
     assert not PortfolioAssessment.objects.exists()
