@@ -403,7 +403,7 @@ def _emit(data: dict) -> None:
 
 
 def child_engine(as_of_text: str, repeats_text: str) -> None:
-    """Engine alone, exactly the per-facility engine calls of services._recompute_batch."""
+    """Engine alone, exactly the per-facility engine calls of services._compute_batch."""
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     _django()
     from voltmetrics import engine, services
@@ -442,7 +442,7 @@ def child_engine(as_of_text: str, repeats_text: str) -> None:
         best_assess = min(best_assess, time.perf_counter() - t)
 
     # (2) the whole per-facility engine work. voltmetrics.figures.facility_figures is what
-    # services._recompute_batch calls per facility (no VoltMetrics results: nothing served);
+    # services._compute_batch calls per facility (no VoltMetrics results: nothing served);
     # the steps are also timed one by one, making the same engine calls.
     try:
         from voltmetrics.figures import facility_figures
@@ -512,7 +512,7 @@ def child_engine(as_of_text: str, repeats_text: str) -> None:
         best["engine_fn"] = "voltmetrics.figures.facility_figures"
     else:
         best["engine_s"] = best["steps_s"]
-        best["engine_fn"] = "the engine calls of services._recompute_batch"
+        best["engine_fn"] = "the engine calls of services._compute_batch"
     _emit({
         **best,
         "facilities": len(recs),
