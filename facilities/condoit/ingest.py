@@ -276,16 +276,14 @@ class Ingestor:
         """
         buffers, self._buffers = self._buffers, {k: [] for k in KINDS}
         if self._bg is None:
-            self._write_batch(buffers)
+            self._store_batch(self._prepare_batch(buffers))
             return
         # Validate here while the worker writes the previous batch, unless this batch holds
         # ids of that one: then its reads must wait to see what that batch wrote.
         ids = {kind: {_raw_id(it.raw) for it in items} - {None} for kind, items in buffers.items()}
         if any(ids[kind] & self._in_flight.get(kind, set()) for kind in KINDS):
             self._wait_for_writes()
-        prepared = {
-            kind: self._prepare_kind(kind, items) for kind, items in buffers.items() if items
-        }
+        prepared = self._prepare_batch(buffers)
         self._wait_for_writes()
         self._in_flight = ids
         self._writing = self._bg.submit(self._store_batch, prepared)
@@ -295,6 +293,9 @@ class Ingestor:
         self._in_flight = {}
         if writing is not None:
             writing.result()
+
+    def _prepare_batch(self, buffers: dict[str, list[_Item]]) -> dict[str, _Prepared]:
+        return {kind: self._prepare_kind(kind, items) for kind, items in buffers.items() if items}
 
     def _store_batch(self, prepared: dict[str, _Prepared]) -> None:
         with transaction.atomic():
@@ -315,13 +316,6 @@ class Ingestor:
             self._writing = None
             bg.close(raise_errors=raise_errors)
 
-    def _write_batch(self, buffers: dict[str, list[_Item]]) -> None:
-        with transaction.atomic():
-            for kind in KINDS:
-                if buffers[kind]:
-                    self._write_kind(kind, buffers[kind])
-            self._write_bookkeeping()
-
     def _write_bookkeeping(self) -> None:
         with self._lock:
             rejections, self._rejections = self._rejections, []
@@ -337,9 +331,6 @@ class Ingestor:
                 **{name: F(name) + value for name, value in delta.items() if value}
             )
         self._flushed = flushed
-
-    def _write_kind(self, kind: str, items: list[_Item]) -> None:
-        self._store_kind(kind, self._prepare_kind(kind, items))
 
     def _prepare_kind(self, kind: str, items: list[_Item]) -> _Prepared:
         """Validate one kind's records of a batch: read what is mirrored of them, skip the
