@@ -10,6 +10,8 @@ hundreds of thousands of rows. Elsewhere (SQLite, the embedded default) the same
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import itemgetter
 
 import orjson
 from django.db import connection, models
@@ -25,26 +27,42 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-_MISSING = object()
-
-
 def _copy(cursor, table: str, fields: Sequence[models.Field], rows: Iterable[dict]) -> None:
     cols = ", ".join(_quote(f.column) for f in fields)
-    # Per column, worked out once: where its value is in a row dict, its default, JSON or not.
-    plan = [(f.attname, f.name, f.get_default(), isinstance(f, models.JSONField)) for f in fields]
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    # Where each column's value is in a row dict (the attname, else the name, else the
+    # field's default), worked out on the first row: the rows of one call share their keys.
+    keys, defaults = [], {}
+    for f in fields:
+        if f.attname in first:
+            keys.append(f.attname)
+        elif f.name in first:
+            keys.append(f.name)
+        else:
+            keys.append(f.attname)
+            defaults[f.attname] = f.get_default()
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    pick = itemgetter(*keys)
     dumps = orjson.dumps
     with cursor.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
         write_row = copy.write_row
-        for row in rows:
-            values = []
-            append = values.append
-            for attname, name, default, is_json in plan:
-                value = row.get(attname, _MISSING)
-                if value is _MISSING:
-                    value = row.get(name, default)
-                if is_json and value is not None:
-                    value = dumps(value).decode()
-                append(value)
+        for row in chain((first,), rows):
+            if defaults:
+                row = {**defaults, **row}
+            try:
+                values = pick(row)
+            except KeyError:  # a row shaped unlike the first: look each column up
+                values = tuple(row.get(f.attname, row.get(f.name, f.get_default())) for f in fields)
+            if len(keys) == 1:
+                values = (values,)
+            if json_at:
+                values = list(values)
+                for i in json_at:
+                    if values[i] is not None:
+                        values[i] = dumps(values[i]).decode()
             write_row(values)
 
 
