@@ -19,6 +19,7 @@ from django.utils import timezone
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.models import Facility, RecordChange
 from masterbus.bulk import bulk_upsert
+from masterbus.gcpause import gc_paused
 from masterbus.overlap import Background
 
 from . import engine
@@ -117,7 +118,7 @@ def risk_recompute(
 
     # Reads of the next batch and writes of the previous one run on a second connection
     # while the engine works on this one (masterbus.overlap; inline where unsafe).
-    with Background(name="recompute") as bg:
+    with gc_paused(), Background(name="recompute") as bg:
         loading = bg.submit(load, batches[0]) if batches else None
         writing = None
         for i in range(len(batches)):
