@@ -107,16 +107,23 @@ class _Reader:
             raise ValidationError(self.errors)
 
 
+def _list_params(r: _Reader, limits: tuple[int, int, int], sorts) -> dict:
+    """What every list endpoint reads: paging, sort, order, search, risk level."""
+    lo, hi, default = limits
+    return {
+        "page": r.integer("page", 1, PAGE_MAX, 1),
+        "limit": r.integer("limit", lo, hi, default),
+        "sort": r.choice("sort", sorts, "name"),
+        "order": r.choice("order", ORDERS, "asc"),
+        "search": r.text("search", SEARCH_MAX),
+        "risk_level": r.choice("risk_level", RISK_LEVELS, ""),
+    }
+
+
 def facility_list_params(query) -> FacilityListParams:
     r = _Reader(query)
-    lo, hi, default = FACILITY_LIMIT
     params = FacilityListParams(
-        page=r.integer("page", 1, PAGE_MAX, 1),
-        limit=r.integer("limit", lo, hi, default),
-        sort=r.choice("sort", FACILITY_SORTS, "name"),
-        order=r.choice("order", ORDERS, "asc"),
-        search=r.text("search", SEARCH_MAX),
-        risk_level=r.choice("risk_level", RISK_LEVELS, ""),
+        **_list_params(r, FACILITY_LIMIT, FACILITY_SORTS),
         compliance_status=r.choice("compliance_status", COMPLIANCE_STATUSES, ""),
     )
     r.done()
@@ -125,14 +132,8 @@ def facility_list_params(query) -> FacilityListParams:
 
 def equipment_list_params(query) -> EquipmentListParams:
     r = _Reader(query)
-    lo, hi, default = EQUIPMENT_LIMIT
     params = EquipmentListParams(
-        page=r.integer("page", 1, PAGE_MAX, 1),
-        limit=r.integer("limit", lo, hi, default),
-        sort=r.choice("sort", EQUIPMENT_SORTS, "name"),
-        order=r.choice("order", ORDERS, "asc"),
-        search=r.text("search", SEARCH_MAX),
-        risk_level=r.choice("risk_level", RISK_LEVELS, ""),
+        **_list_params(r, EQUIPMENT_LIMIT, EQUIPMENT_SORTS),
         type=r.choice("type", EQUIPMENT_TYPES, ""),
     )
     r.done()
