@@ -6,11 +6,12 @@ the result; the benchmark times this function alone as "the engine" on the same 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from . import engine
-from .engine import EquipmentResult, FacilityIn, FacilityResult, ModelParams
+from .engine import EquipmentParts, EquipmentResult, FacilityIn, FacilityResult, ModelParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class FacilityFigures:
     backfilled: list[BackfilledMonth]
     age_days_sum: int
     age_known: int
+    parts: dict[str, EquipmentParts]  # per counted equipment (its result is local's)
+    reused: set[str]  # equipment whose parts were passed in, not computed
 
     def payload(self) -> dict:
         out = self.result.to_dict(include_equipment=False)
@@ -52,6 +55,12 @@ class FacilityFigures:
         return out
 
 
+def backfill_months(as_of: date, frozen: dict[date, dict] | None) -> list[date]:
+    """The past months of the history that are not frozen, so are back-filled."""
+    frozen = frozen or {}
+    return [d for d in engine.history_points(as_of)[:-1] if d not in frozen]
+
+
 def facility_figures(
     fac: FacilityIn,
     model: ModelParams,
@@ -59,20 +68,33 @@ def facility_figures(
     *,
     frozen: dict[date, dict] | None = None,
     served: dict[str, ServedScore] | None = None,
+    reuse: Mapping[str, EquipmentParts] | None = None,
 ) -> FacilityFigures:
     """Equipment results, facility aggregate, 6-month history, forecast and
     recommendations of one facility at ``as_of``.
 
     ``frozen`` are the monthly task's snapshots (the record of the past); every other past
     month of the history is back-filled from the records known now. ``served`` are results
-    of another source that win over the built-in engine's for those equipment.
+    of another source that win over the built-in engine's for those equipment. ``reuse`` are
+    stored parts of equipment whose records, facility, model and ``as_of`` are those they
+    were computed with (the caller vouches for that); parts that lack a back-filled month
+    are computed again.
     """
-    ctx = engine.facility_context(fac, as_of)
-    local = {
-        e.id: engine.assess_equipment(e, fac, model, as_of, ctx)
-        for e in fac.equipment
-        if engine.is_counted(e, as_of)
-    }
+    frozen = frozen or {}
+    months = backfill_months(as_of, frozen)
+    pctx = engine.parts_context(fac, as_of, months)
+    parts: dict[str, EquipmentParts] = {}
+    reused: set[str] = set()
+    for e in fac.equipment:
+        if not engine.is_counted(e, as_of):
+            continue
+        p = reuse.get(e.id) if reuse else None
+        if p is not None and p.covers(e, months):
+            reused.add(e.id)
+        else:
+            p = engine.equipment_parts(e, fac, model, pctx)
+        parts[e.id] = p
+    local = {eid: p.result for eid, p in parts.items()}
     results = local
     if served:
         results = dict(local)
@@ -88,13 +110,12 @@ def facility_figures(
                 )
     fr = engine.aggregate_facility(fac, results, model, as_of)
 
-    frozen = frozen or {}
     backfilled = []
     history = []
     for d in engine.history_points(as_of)[:-1]:
         snap = frozen.get(d)
         if snap is None:
-            score, n, days, known = engine.facility_stats(fac, model, d)
+            score, n, days, known = engine.snapshot_from_parts(fac, parts, d)
             snap = {
                 "risk_score": score,
                 "equipment_count": n,
@@ -122,11 +143,15 @@ def facility_figures(
         local=local,
         result=fr,
         history=history,
-        forecast=engine.facility_forecast(fac, model, as_of),
-        actions=engine.recommend(fac, model, as_of, base=base),
+        forecast=engine.forecast_from_parts(parts.values(), as_of),
+        actions=engine.recommend(
+            fac, model, as_of, base=base, outcomes={eid: p.outcomes for eid, p in parts.items()}
+        ),
         backfilled=backfilled,
         age_days_sum=days,
         age_known=known,
+        parts=parts,
+        reused=reused,
     )
 
 

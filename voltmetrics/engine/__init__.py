@@ -31,6 +31,7 @@ from .facility import (
     assess_portfolio,
     compliance_status,
     humidity_risk,
+    integer_weights,
     weighted_risk_score,
 )
 from .history import (
@@ -42,6 +43,19 @@ from .history import (
     portfolio_history,
     portfolio_snapshot,
     restrict_to,
+)
+from .parts import (
+    ACTION_KINDS,
+    PARTS_FORMAT,
+    EquipmentParts,
+    Outcome,
+    PartsContext,
+    equipment_outcomes,
+    equipment_parts,
+    forecast_from_parts,
+    parts_context,
+    simulated_equipment,
+    snapshot_from_parts,
 )
 from .recommend import items_phrase, recommend
 from .results import (
@@ -118,6 +132,7 @@ __all__ = [
     "assess_facility",
     "assess_portfolio",
     "weighted_risk_score",
+    "integer_weights",
     "compliance_status",
     "humidity_risk",
     "CATEGORY_DESCRIPTIONS",
@@ -130,6 +145,18 @@ __all__ = [
     "portfolio_history",
     "facility_forecast",
     "restrict_to",
+    # per-equipment parts of the facility figures
+    "ACTION_KINDS",
+    "PARTS_FORMAT",
+    "Outcome",
+    "EquipmentParts",
+    "PartsContext",
+    "parts_context",
+    "equipment_parts",
+    "equipment_outcomes",
+    "simulated_equipment",
+    "forecast_from_parts",
+    "snapshot_from_parts",
     # recommendations
     "recommend",
     "items_phrase",

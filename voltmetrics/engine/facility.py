@@ -22,6 +22,7 @@ __all__ = [
     "assess_facility",
     "assess_portfolio",
     "weighted_risk_score",
+    "integer_weights",
     "compliance_status",
     "humidity_risk",
     "CATEGORY_DESCRIPTIONS",
@@ -37,6 +38,21 @@ CATEGORY_DESCRIPTIONS = {
 }
 
 
+def integer_weights(importances: Iterable[float]) -> dict[float, int]:
+    """Each distinct importance as an exact integer weight: importance · q, where q is the
+    largest denominator among their exact binary fractions (a power of two, so every
+    importance · q is an integer). Ratios of sums of these weights are exact."""
+    ratios = {}
+    for imp in importances:
+        if imp not in ratios:
+            ratios[imp] = float(imp).as_integer_ratio()
+    q = 1
+    for _, den in ratios.values():
+        if den > q:  # denominators are powers of two: the largest is their lcm
+            q = den
+    return {imp: p * (q // d) for imp, (p, d) in ratios.items()}
+
+
 def weighted_risk_score(pairs: Iterable[tuple[int, float]]) -> int | None:
     """§6 ``round(Σ score·importance / Σ importance)`` computed exactly (importances are
     converted to exact binary fractions).  ``None`` when there are no pairs; if every
@@ -44,18 +60,10 @@ def weighted_risk_score(pairs: Iterable[tuple[int, float]]) -> int | None:
     pairs = list(pairs)
     if not pairs:
         return None
-    ratios = {}
-    for _, imp in pairs:
-        if imp not in ratios:
-            ratios[imp] = float(imp).as_integer_ratio()
-    q = 1
-    for _, den in ratios.values():
-        if den > q:  # denominators are powers of two: the largest is their lcm
-            q = den
+    weights = integer_weights(imp for _, imp in pairs)
     num = tot = 0
     for score, imp in pairs:
-        p, d = ratios[imp]
-        w = p * (q // d)
+        w = weights[imp]
         num += score * w
         tot += w
     if tot <= 0:

@@ -71,7 +71,11 @@ def portfolio_snapshot(
         sd_all += sd
         k_all += k
     avg = round_half_up_ratio(sum(scores), len(scores)) if scores else None
-    return {"risk_score": avg, "equipment_count": n_all, "equipment_age": mean_age_years(sd_all, k_all)}
+    return {
+        "risk_score": avg,
+        "equipment_count": n_all,
+        "equipment_age": mean_age_years(sd_all, k_all),
+    }
 
 
 def _history(snap, as_of: date, months: int, snapshots: Mapping[date, Mapping] | None):
