@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 from django.db import connection
-from django.db.models import Max
+from django.db.models import BigIntegerField, BooleanField, F, Func, Max, Value
 from django.db.models.functions import TruncDate
 
 from equipment.models import Conductor, Equipment, MaintenanceRecord
@@ -81,7 +81,7 @@ def facility_batches(
     return [all_pks[start : start + batch_size] for start in range(0, len(all_pks), batch_size)]
 
 
-def _rows(qs) -> list[tuple]:
+def fetch_rows(qs) -> list[tuple]:
     """A values_list queryset's rows; on PostgreSQL straight from the driver, skipping the
     ORM's per-value conversion (a large share of loading 100,000 equipment)."""
     if connection.vendor != "postgresql":
@@ -92,57 +92,109 @@ def _rows(qs) -> list[tuple]:
         return cur.fetchall()
 
 
-def _json(value):
+class _EqualsAny(Func):
+    """``column = ANY(array)`` (PostgreSQL)."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+
+def of_equipment(manager, eq_pks: list[int]):
+    """Rows of a per-equipment table whose equipment is one of ``eq_pks``. On PostgreSQL the
+    ids go as one array parameter: thousands of ``IN`` parameters cost more to send and plan
+    than the rows cost to read."""
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.fields import ArrayField
+
+        ids = Value(eq_pks, output_field=ArrayField(BigIntegerField()))
+        return manager.filter(_EqualsAny(F("equipment_id"), ids)).order_by()
+    return manager.filter(equipment_id__in=eq_pks).order_by()
+
+
+def json_value(value):
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def load_batch(pks: list[int], history_from: date | None = None) -> list[FacilityRecords]:
-    """One batch of facilities (by pk) with their records as engine inputs."""
-    facilities = Facility.objects.filter(pk__in=pks).values_list(
-        "pk", "external_id", "name", "year_built", "humidity_avg", "temperature_avg_f",
-        "outdoor_exposure", "arc_flash_study_date",
+def load_batch(
+    pks: list[int],
+    history_from: date | None = None,
+    *,
+    records_needed: Callable[[list[FacilityRecords]], Container[int]] | None = None,
+) -> list[FacilityRecords]:
+    """One batch of facilities (by pk) with their records as engine inputs.
+
+    ``records_needed`` is for callers that already hold the figures of some equipment: it is
+    called with the batch as loaded so far, every equipment with its own fields only (no
+    conductors, maintenance or observations), and returns the pks of the equipment whose
+    records to load. The others stay as they were passed: never assess those.
+    """
+    facilities = list(
+        Facility.objects.filter(pk__in=pks).values_list(
+            "pk", "external_id", "name", "year_built", "humidity_avg", "temperature_avg_f",
+            "outdoor_exposure", "arc_flash_study_date",
+        )
     )  # fmt: skip
-    eq_rows = _rows(
+    eq_rows = fetch_rows(
         Equipment.objects.filter(facility_id__in=pks, deleted_at__isnull=True).values_list(
             "pk", "facility_id", "external_id", "name", "type", "install_date", "observations",
             "load_percent", "label_present", "serves_critical_load", "life_years_override",
             "interval_months_override", "incident_energy_cal_cm2", "ppe_category",
         )
     )  # fmt: skip
-    conductors: dict[int, list[ConductorIn]] = defaultdict(list)
-    for eq_id, material, connection_type, transition in _rows(
-        Conductor.objects.filter(
-            equipment__facility_id__in=pks, equipment__deleted_at__isnull=True
-        ).values_list("equipment_id", "material", "connection_type", "al_cu_transition")
-    ):
-        conductors[eq_id].append(ConductorIn(material or None, connection_type or None, transition))
-    maintenance: dict[int, list[MaintenanceIn]] = defaultdict(list)
-    live = MaintenanceRecord.objects.filter(
-        equipment__facility_id__in=pks,
-        equipment__deleted_at__isnull=True,
-        deleted_at__isnull=True,
-    )
-    if history_from is not None:
-        cutoff = datetime.combine(history_from + timedelta(days=1), time(), tzinfo=UTC)
-        for eq_id, last in _rows(
-            live.filter(performed_at__lt=cutoff)
-            .values("equipment_id")
-            .annotate(last=Max(_PERFORMED_ON))
-            .values_list("equipment_id", "last")
-        ):
-            maintenance[eq_id].append(MaintenanceIn(EARLIER_RECORD_ID, "", last))
-        live = live.filter(performed_at__gte=cutoff)
-    # The UTC date, cast by the database: parsing 300,000 timestamps is a visible share.
-    for eq_id, ext, type_, performed_on in _rows(
-        live.annotate(performed_on=_PERFORMED_ON).values_list(
-            "equipment_id", "external_id", "type", "performed_on"
-        )
-    ):
-        maintenance[eq_id].append(MaintenanceIn(ext, type_, performed_on))
-
     by_facility: dict[int, list] = defaultdict(list)
     for row in eq_rows:
         by_facility[row[1]].append(row)
+    if records_needed is None:
+        needed = [row[0] for row in eq_rows]
+    else:
+        bare = _batch(facilities, by_facility, None, {}, {})
+        wanted = records_needed(bare)
+        needed = [row[0] for row in eq_rows if row[0] in wanted]
+    # Children by the equipment's ids rather than through a join on the facility: the
+    # planner reads those by index where the join scanned the whole child table.
+    conductors: dict[int, list[ConductorIn]] = defaultdict(list)
+    maintenance: dict[int, list[MaintenanceIn]] = defaultdict(list)
+    if needed:
+        for eq_id, material, connection_type, transition in fetch_rows(
+            of_equipment(Conductor.objects, needed).values_list(
+                "equipment_id", "material", "connection_type", "al_cu_transition"
+            )
+        ):
+            conductors[eq_id].append(
+                ConductorIn(material or None, connection_type or None, transition)
+            )
+        live = of_equipment(MaintenanceRecord.objects, needed).filter(deleted_at__isnull=True)
+        if history_from is not None:
+            cutoff = datetime.combine(history_from + timedelta(days=1), time(), tzinfo=UTC)
+            for eq_id, last in fetch_rows(
+                live.filter(performed_at__lt=cutoff)
+                .values("equipment_id")
+                .annotate(last=Max(_PERFORMED_ON))
+                .values_list("equipment_id", "last")
+            ):
+                maintenance[eq_id].append(MaintenanceIn(EARLIER_RECORD_ID, "", last))
+            live = live.filter(performed_at__gte=cutoff)
+        # The UTC date, cast by the database: parsing 300,000 timestamps is a visible share.
+        for eq_id, ext, type_, performed_on in fetch_rows(
+            live.annotate(performed_on=_PERFORMED_ON).values_list(
+                "equipment_id", "external_id", "type", "performed_on"
+            )
+        ):
+            maintenance[eq_id].append(MaintenanceIn(ext, type_, performed_on))
+    full = None if records_needed is None else set(needed)
+    return _batch(facilities, by_facility, full, conductors, maintenance)
+
+
+def _batch(
+    facilities: list[tuple],
+    by_facility: dict[int, list[tuple]],
+    full: Container[int] | None,
+    conductors: dict[int, list[ConductorIn]],
+    maintenance: dict[int, list[MaintenanceIn]],
+) -> list[FacilityRecords]:
+    """Engine inputs from the rows: with records for the equipment in ``full`` (all when
+    None), own fields only for the others."""
     out = []
     for pk, ext, name, year, humidity, temp, exposure, study in facilities:
         equipment = []
@@ -152,18 +204,19 @@ def load_batch(pks: list[int], history_from: date | None = None) -> list[Facilit
             life, interval, energy, ppe,
         ) in by_facility.get(pk, ()):  # fmt: skip
             eq_pks[eq_ext] = eq_pk
+            records = full is None or eq_pk in full
             equipment.append(
                 EquipmentIn(
                     id=eq_ext,
                     name=eq_name,
                     type=type_,
                     install_date=install,
-                    conductors=tuple(conductors.get(eq_pk, ())),
-                    observations=_observations(_json(obs)),
+                    conductors=tuple(conductors.get(eq_pk, ())) if records else (),
+                    observations=_observations(json_value(obs)) if records else None,
                     load_percent=load,
                     label_present=label,
                     serves_critical_load=critical,
-                    maintenance=tuple(maintenance.get(eq_pk, ())),
+                    maintenance=tuple(maintenance.get(eq_pk, ())) if records else (),
                     life_years=life,
                     interval_months=interval,
                     incident_energy=energy,

@@ -73,6 +73,11 @@ class EquipmentAssessment(models.Model):
     # Exactly one assessment per equipment is served (voltmetrics.md "Which result is served").
     served = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
+    # Built-in engine only: this equipment's share of its facility's back-filled history,
+    # forecast and recommendation simulations at as_of (engine.EquipmentParts), plus the
+    # result fields not in columns. A recompute after a change reuses it for the facility's
+    # unchanged equipment instead of assessing them again.
+    parts = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -80,7 +85,11 @@ class EquipmentAssessment(models.Model):
                 fields=["equipment", "source"], name="one_assessment_per_equipment_source"
             )
         ]
-        indexes = [models.Index(fields=["equipment"], name="served_assessment", condition=models.Q(served=True))]
+        indexes = [
+            models.Index(
+                fields=["equipment"], name="served_assessment", condition=models.Q(served=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.source}: {self.risk_score} {self.rating}"

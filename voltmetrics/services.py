@@ -7,7 +7,7 @@ equipment and facility assessments, monthly snapshots (with back-fill) and the p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -17,6 +17,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from equipment.models import Equipment, MaintenanceRecord
+from facilities.choices import RecordKind
 from facilities.models import Facility, RecordChange
 from masterbus.bulk import bulk_upsert
 from masterbus.gcpause import gc_paused
@@ -25,8 +26,16 @@ from masterbus.overlap import Background
 from . import engine
 from .choices import Source, VersionStatus
 from .engine import ModelParams, Thresholds, TypeProfile
-from .figures import ServedScore, facility_figures
-from .inputs import FacilityRecords, facility_batches, facility_records, load_batch
+from .figures import ServedScore, backfill_months, facility_figures
+from .inputs import (
+    FacilityRecords,
+    facility_batches,
+    facility_records,
+    fetch_rows,
+    json_value,
+    load_batch,
+    of_equipment,
+)
 from .models import (
     EquipmentAssessment,
     FacilityAssessment,
@@ -82,6 +91,7 @@ class RecomputeStats:
     facilities: int = 0
     equipment: int = 0
     snapshots_backfilled: int = 0
+    reused: int = 0  # equipment whose stored parts were reused (recompute after changes)
     seconds: float = 0.0
     as_of: date | None = None
     facility_pks: list[int] = field(default_factory=list)
@@ -90,14 +100,31 @@ class RecomputeStats:
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class ChangedRecords:
+    """What changed since the stored figures were computed: whole facilities (pks; their
+    own fields feed every equipment's figures) and single equipment (external ids; their
+    records, conductors or maintenance)."""
+
+    facilities: frozenset[int] = frozenset()
+    equipment: frozenset[str] = frozenset()
+
+
 def risk_recompute(
     *,
     facility_pks: Iterable[int] | None = None,
     as_of: date | None = None,
     progress: Progress | None = None,
     portfolio: bool = True,
+    changed: ChangedRecords | None = None,
 ) -> RecomputeStats:
-    """Recompute the given facilities (all active ones by default), then the portfolio."""
+    """Recompute the given facilities (all active ones by default), then the portfolio.
+
+    With ``changed`` (a recompute after changes), equipment outside it keep their stored
+    per-equipment parts where those were computed at the same ``as_of`` by the same model
+    version: only the changed equipment are assessed again, and each facility's figures are
+    put together from the parts. Without it, everything is computed from the records.
+    """
     started = timezone.now()
     as_of = as_of or utc_today()
     model = model_current()
@@ -111,10 +138,24 @@ def risk_recompute(
 
     def load(batch_pks: list[int]) -> _BatchInput:
         now = timezone.now()
-        batch = load_batch(batch_pks, history_from)
-        return _BatchInput(
-            batch, _stored_snapshots(batch_pks, months), _voltmetrics_served(batch, now), now
+        frozen = _stored_snapshots(batch_pks, months)
+        vm_served = _voltmetrics_served(batch_pks, now)
+        reuse: dict[int, dict[str, engine.EquipmentParts]] = {}
+
+        def records_needed(bare: list[FacilityRecords]) -> set[int]:
+            # Equipment with reusable parts need no records: their figures are in the parts.
+            reuse.update(_stored_parts(bare, as_of, model.version, changed, vm_served, frozen))
+            return {
+                eq_pk
+                for rec in bare
+                for ext, eq_pk in rec.equipment_pks.items()
+                if ext not in reuse.get(rec.pk, ())
+            }
+
+        batch = load_batch(
+            batch_pks, history_from, records_needed=None if changed is None else records_needed
         )
+        return _BatchInput(batch, frozen, vm_served, now, reuse)
 
     # Reads of the next batch and writes of the previous one run on a second connection
     # while the engine works on this one (masterbus.overlap; inline where unsafe).
@@ -146,14 +187,12 @@ def risk_recompute(
     return stats
 
 
-def _voltmetrics_served(
-    batch: list[FacilityRecords], now: datetime
-) -> dict[int, EquipmentAssessment]:
+def _voltmetrics_served(facility_pks: list[int], now: datetime) -> dict[int, EquipmentAssessment]:
     """VoltMetrics results that win: newer than the record's last change, < 24 h old."""
     fresh = {
         a.equipment_id: a
         for a in EquipmentAssessment.objects.filter(
-            equipment__facility_id__in=[rec.pk for rec in batch],
+            equipment__facility_id__in=facility_pks,
             equipment__deleted_at__isnull=True,
             source=Source.VOLTMETRICS,
             computed_at__gt=now - VOLTMETRICS_FRESHNESS,
@@ -181,6 +220,8 @@ class _BatchInput:
     stored: dict[int, dict]  # the monthly task's snapshots by facility pk and month
     vm_served: dict[int, EquipmentAssessment]  # VoltMetrics results that win, by equipment pk
     now: datetime
+    # Stored parts to reuse, by facility pk then equipment external id
+    reuse: dict[int, dict[str, engine.EquipmentParts]] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,8 +249,16 @@ def _compute_batch(
             if (vm := vm_served.get(eq_pk)) is not None
         }
         figures = facility_figures(
-            rec.facility, model, as_of, frozen=stored.get(rec.pk), served=served
+            rec.facility,
+            model,
+            as_of,
+            frozen=stored.get(rec.pk),
+            served=served,
+            reuse=inputs.reuse.get(rec.pk),
         )
+        if len(figures.reused) != len(inputs.reuse.get(rec.pk, ())):
+            # Equipment loaded without their records must never be assessed.
+            raise RuntimeError(f"facility {rec.facility.id}: stored parts were not all reused")
         fr = figures.result
         for month in figures.backfilled:
             new_snapshots.append(
@@ -240,11 +289,13 @@ def _compute_batch(
                 "computed_at": now,
             }
         )
-        for ext, result in local.items():
-            eq_pk = rec.equipment_pks[ext]
-            eq_rows.append(_equipment_row(eq_pk, result, now, served=eq_pk not in vm_served))
+        for ext, parts in figures.parts.items():
+            if ext not in figures.reused:  # a reused equipment's row stays as stored
+                eq_pk = rec.equipment_pks[ext]
+                eq_rows.append(_equipment_row(eq_pk, parts, now, served=eq_pk not in vm_served))
         stats.facilities += 1
         stats.equipment += len(local)
+        stats.reused += len(figures.reused)
     stats.snapshots_backfilled += len(new_snapshots)
     batch_pks = [r.pk for r in batch]
     stats.facility_pks.extend(batch_pks)
@@ -295,7 +346,7 @@ def _write_batch(out: _BatchOutput, as_of: date) -> None:
 _EQ_UPDATE_FIELDS = [
     "algorithm_version", "as_of", "risk_score", "rating", "critical_threat", "condition",
     "primary_risk_factor", "material", "factors", "data_gaps", "nfpa_70b", "nfpa_70e",
-    "maintenance_status", "next_due", "last_service", "served", "computed_at",
+    "maintenance_status", "next_due", "last_service", "served", "computed_at", "parts",
 ]  # fmt: skip
 _FAC_UPDATE_FIELDS = [
     "algorithm_version", "as_of", "equipment_count", "risk_score", "risk_level",
@@ -304,7 +355,8 @@ _FAC_UPDATE_FIELDS = [
 ]  # fmt: skip
 
 
-def _equipment_row(eq_pk: int, r, now: datetime, *, served: bool) -> dict:
+def _equipment_row(eq_pk: int, parts: engine.EquipmentParts, now: datetime, *, served: bool):
+    r = parts.result
     return {
         "equipment_id": eq_pk,
         "source": Source.LOCAL,
@@ -325,7 +377,59 @@ def _equipment_row(eq_pk: int, r, now: datetime, *, served: bool) -> dict:
         "last_service": r.last_service,
         "served": served,
         "computed_at": now,
+        "parts": parts.to_dict(),
     }
+
+
+def _stored_parts(
+    batch: list[FacilityRecords],
+    as_of: date,
+    version: str,
+    changed: ChangedRecords,
+    vm_served: Mapping[int, object],
+    frozen: Mapping[int, dict],
+) -> dict[int, dict[str, engine.EquipmentParts]]:
+    """Stored parts of the batch's unchanged equipment, computed at ``as_of`` by model
+    ``version`` (published versions are immutable), that hold every back-filled month the
+    facility's history needs now (``frozen``: the stored monthly snapshots by facility).
+
+    Not reused, so computed again: equipment whose served result is VoltMetrics' or whose
+    row's served flag is no longer right (their rows are rewritten, and a reused result
+    lacks the factor descriptions a row holds).
+    """
+    wanted = {
+        eq_pk: (rec.pk, eq)
+        for rec in batch
+        if rec.pk not in changed.facilities
+        for eq in rec.facility.equipment
+        if eq.id not in changed.equipment
+        and (eq_pk := rec.equipment_pks.get(eq.id))
+        and eq_pk not in vm_served
+    }
+    if not wanted:
+        return {}
+    rows = fetch_rows(
+        of_equipment(EquipmentAssessment.objects, list(wanted))
+        .filter(
+            source=Source.LOCAL,
+            as_of=as_of,
+            algorithm_version=version,
+            served=True,
+            parts__isnull=False,
+        )
+        .values_list("equipment_id", "parts")
+    )
+    out: dict[int, dict[str, engine.EquipmentParts]] = {}
+    months = {rec.pk: backfill_months(as_of, frozen.get(rec.pk)) for rec in batch}
+    for eq_pk, parts in rows:
+        hit = wanted.get(eq_pk)
+        parts = json_value(parts)
+        if hit is not None and parts.get("format") == engine.PARTS_FORMAT:
+            fac_pk, eq = hit
+            p = engine.EquipmentParts.from_dict(parts, eq, as_of, version)
+            if p.covers(eq, months[fac_pk]):
+                out.setdefault(fac_pk, {})[eq.id] = p
+    return out
 
 
 def _has_voltmetrics_rows(facility_pks: list[int]) -> bool:
@@ -588,7 +692,12 @@ def snapshots_backfill(*, months: int = 6, as_of: date | None = None) -> Snapsho
 
 
 def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
-    """Recompute the facilities whose records changed (outbox rows not yet recomputed)."""
+    """Recompute the facilities whose records changed (outbox rows not yet recomputed).
+
+    Only the changed equipment are assessed again; the other equipment of those facilities
+    keep their stored parts (``risk_recompute(changed=…)``). A changed facility record, or a
+    change whose equipment cannot be found, recomputes its whole facility.
+    """
     rows = list(
         RecordChange.objects.filter(recomputed_at__isnull=True)
         .order_by("id")
@@ -597,14 +706,33 @@ def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
     if not rows:
         return None
     fac_ext = {r[3] for r in rows if r[3]}
-    eq_ext = [r[2] for r in rows if r[1] == "maintenanceRecord"]
-    if eq_ext:
-        fac_ext |= set(
-            MaintenanceRecord.objects.filter(external_id__in=eq_ext).values_list(
-                "equipment__facility__external_id", flat=True
-            )
+    whole_ext = {r[2] for r in rows if r[1] == RecordKind.FACILITY}
+    eq_ext = {r[2] for r in rows if r[1] == RecordKind.EQUIPMENT}
+    maint = {r[2]: r[3] for r in rows if r[1] == RecordKind.MAINTENANCE}
+    if maint:
+        found = set()
+        for ext, eq, fac in MaintenanceRecord.objects.filter(
+            external_id__in=list(maint)
+        ).values_list("external_id", "equipment__external_id", "equipment__facility__external_id"):
+            found.add(ext)
+            eq_ext.add(eq)
+            fac_ext.add(fac)
+        whole_ext |= {fac for ext, fac in maint.items() if ext not in found and fac}
+    # The equipment's facility now as well as when the change was recorded.
+    fac_ext |= set(
+        Equipment.objects.filter(external_id__in=list(eq_ext)).values_list(
+            "facility__external_id", flat=True
         )
-    pks = list(Facility.objects.filter(external_id__in=fac_ext).values_list("pk", flat=True))
-    stats = risk_recompute(facility_pks=pks)
+    )
+    by_ext = dict(
+        Facility.objects.filter(external_id__in=fac_ext | whole_ext).values_list(
+            "external_id", "pk"
+        )
+    )
+    changed = ChangedRecords(
+        facilities=frozenset(by_ext[e] for e in whole_ext if e in by_ext),
+        equipment=frozenset(eq_ext),
+    )
+    stats = risk_recompute(facility_pks=list(by_ext.values()), changed=changed)
     RecordChange.objects.filter(id__in=[r[0] for r in rows]).update(recomputed_at=timezone.now())
     return stats
