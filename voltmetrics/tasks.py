@@ -1,13 +1,18 @@
 """Celery tasks of the risk pipeline: thin doors onto voltmetrics.services.
 
-Tasks take ISO dates, never model instances. Recomputes hold one cache lock, so the
-per-minute drain, the nightly full recompute and a publish's recompute never overlap.
+Tasks take ISO dates, never model instances. Every recompute holds one cache lock, so the
+per-minute drain, the nightly full recompute, a publish's recompute, the recompute after
+VoltMetrics results and ``manage.py recompute_risk`` never overlap (a recompute after changes
+reuses stored per-equipment parts of unchanged equipment; it relies on no other recompute
+writing parts of records it loaded before a change).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date
 
@@ -30,6 +35,10 @@ PENDING_MAX_PASSES = 20
 # A full recompute that finds the lock taken retries this often, this many times.
 LOCKED_RETRY_SECONDS = 60
 LOCKED_MAX_RETRIES = 30
+# A recompute of a few facilities (after VoltMetrics results) retries sooner.
+FACILITIES_RETRY_SECONDS = 10
+FACILITIES_MAX_RETRIES = 360
+LOCK_POLL_SECONDS = 1.0
 
 
 class RecomputeLocked(Exception):
@@ -37,11 +46,18 @@ class RecomputeLocked(Exception):
 
 
 @contextmanager
-def recompute_lock():
-    """Hold the recompute lock or raise RecomputeLocked."""
+def recompute_lock(*, wait: float = 0, on_wait: Callable[[], None] | None = None):
+    """Hold the recompute lock or raise RecomputeLocked (after waiting up to ``wait``
+    seconds for it; ``on_wait`` is called once when it has to wait)."""
     token = uuid.uuid4().hex
-    if not cache.add(RECOMPUTE_LOCK_KEY, token, timeout=RECOMPUTE_LOCK_TTL):
-        raise RecomputeLocked
+    deadline = time.monotonic() + wait
+    while not cache.add(RECOMPUTE_LOCK_KEY, token, timeout=RECOMPUTE_LOCK_TTL):
+        if time.monotonic() >= deadline:
+            raise RecomputeLocked
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
+        time.sleep(LOCK_POLL_SECONDS)
     try:
         yield
     finally:
@@ -97,6 +113,18 @@ def recompute_all_task(self, as_of: str | None = None) -> dict | None:
         "equipment": stats.equipment,
         "as_of": stats.as_of.isoformat(),
     }
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=FACILITIES_MAX_RETRIES)
+def recompute_facilities_task(self, facility_pks: list[int]) -> dict | None:
+    """Recompute some facilities and the portfolio from their records (after VoltMetrics
+    results were stored for them). Waits for a running recompute by retrying."""
+    try:
+        with recompute_lock():
+            stats = services.risk_recompute(facility_pks=facility_pks)
+    except RecomputeLocked:
+        raise self.retry(countdown=FACILITIES_RETRY_SECONDS) from None
+    return {"facilities": stats.facilities, "equipment": stats.equipment}
 
 
 @shared_task(acks_late=True, ignore_result=True)

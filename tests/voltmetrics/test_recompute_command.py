@@ -62,3 +62,45 @@ def test_unknown_facility_is_an_error(world):
 def test_bad_date_is_an_error(world, bad):
     with pytest.raises(CommandError, match="--as-of must be a date as YYYY-MM-DD"):
         run("--as-of", bad)
+
+
+def test_waits_for_a_running_recompute(world, monkeypatch):
+    import threading
+
+    from voltmetrics import tasks
+
+    monkeypatch.setattr(tasks, "LOCK_POLL_SECONDS", 0.05)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with tasks.recompute_lock():
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    err = io.StringIO()
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    try:
+        out = io.StringIO()
+        call_command("recompute_risk", "--no-progress", stdout=out, stderr=err)
+    finally:
+        release.set()
+        holder.join(5)
+    assert "Waiting for a running recompute to finish" in err.getvalue()
+    assert "Recomputed 2 facilities, 3 equipment;" in out.getvalue()
+    assert FacilityAssessment.objects.count() == 2
+
+
+def test_gives_up_when_the_lock_stays_taken(world, monkeypatch):
+    from voltmetrics import tasks
+    from voltmetrics.management.commands import recompute_risk
+
+    monkeypatch.setattr(recompute_risk, "RECOMPUTE_LOCK_TTL", 0)
+    with tasks.recompute_lock():
+        with pytest.raises(CommandError, match="Another recompute has held the lock"):
+            run()
+    assert not FacilityAssessment.objects.exists()

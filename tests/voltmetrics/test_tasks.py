@@ -69,6 +69,26 @@ def test_recompute_all_task_takes_an_iso_date(world):
     assert RecordChange.objects.filter(recomputed_at__isnull=True).count() == 6
 
 
+def test_recompute_facilities_task_recomputes_them_and_the_portfolio(world):
+    from facilities.models import Facility
+
+    pk = Facility.objects.get(external_id="fac_beta").pk
+    assert tasks.recompute_facilities_task.delay([pk]).get() == {"facilities": 1, "equipment": 1}
+    assert list(FacilityAssessment.objects.values_list("facility_id", flat=True)) == [pk]
+
+
+def test_recompute_facilities_task_retries_while_another_recompute_runs(world):
+    from celery.exceptions import Retry
+
+    from facilities.models import Facility
+
+    pk = Facility.objects.get(external_id="fac_beta").pk
+    with tasks.recompute_lock():
+        with pytest.raises(Retry):
+            tasks.recompute_facilities_task.apply(args=[[pk]], throw=True)
+    assert not FacilityAssessment.objects.exists()
+
+
 # --- recompute_soon -------------------------------------------------------------------------------
 
 

@@ -121,9 +121,9 @@ def voltmetrics_job_complete(
     if errors:
         log.warning("VoltMetrics job %s: %d invalid result(s): %s", job_id, len(errors), errors[0])
     if facility_pks:
-        from voltmetrics.services import risk_recompute
+        from voltmetrics.tasks import recompute_facilities_task
 
-        risk_recompute(facility_pks=sorted(facility_pks))
+        recompute_facilities_task.delay(sorted(facility_pks))
     return {
         "status": job.status,
         "equipment": len(eq_results),

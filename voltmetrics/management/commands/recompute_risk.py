@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from facilities.models import Facility
 from voltmetrics.services import model_version_current, risk_recompute
+from voltmetrics.tasks import RECOMPUTE_LOCK_TTL, RecomputeLocked, recompute_lock
 
 
 class Command(BaseCommand):
@@ -64,8 +65,18 @@ class Command(BaseCommand):
                 bar.n = done
                 bar.refresh()
 
+        def waiting() -> None:
+            self.stderr.write("Waiting for a running recompute to finish …")
+
         try:
-            stats = risk_recompute(facility_pks=facility_pks, as_of=as_of_date, progress=progress)
+            with recompute_lock(wait=RECOMPUTE_LOCK_TTL, on_wait=waiting):
+                stats = risk_recompute(
+                    facility_pks=facility_pks, as_of=as_of_date, progress=progress
+                )
+        except RecomputeLocked:
+            raise CommandError(
+                f"Another recompute has held the lock for {RECOMPUTE_LOCK_TTL} s; try again later"
+            ) from None
         finally:
             if bar is not None:
                 bar.close()
