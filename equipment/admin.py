@@ -270,6 +270,11 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
             ids.add(old.equipment.facility.external_id)
         return ids
 
+    def equipment_left(self, obj, old):
+        if old.equipment_id == obj.equipment_id:
+            return []
+        return [(old.equipment.external_id, old.equipment.facility.external_id)]
+
 
 # --- Mappings -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from .choices import ChangeSource
+from .choices import ChangeSource, RecordKind
 from .models import FieldOverride
 from .services import changes_record, override_set
 
@@ -266,6 +266,11 @@ class StaffEditAdmin(admin.ModelAdmin):
     def facility_external_ids(self, obj, old) -> set[str]:
         return {obj.external_id}
 
+    def equipment_left(self, obj, old) -> list[tuple[str, str]]:
+        """Equipment the edit moved a record away from, as (external id, facility external
+        id): their figures change too."""
+        return []
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
@@ -299,3 +304,5 @@ class StaffEditAdmin(admin.ModelAdmin):
                 ],
                 source=ChangeSource.STAFF,
             )
+            if left := self.equipment_left(obj, old):
+                changes_record(kind=RecordKind.EQUIPMENT, items=left, source=ChangeSource.STAFF)

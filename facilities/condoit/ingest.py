@@ -528,6 +528,7 @@ class Ingestor:
         # upserted. Only equipment needs its new ids back (for conductors and photos).
         new_rows = [r for r in rows if r["external_id"] in fresh]
         known_rows = [r for r in rows if r["external_id"] not in fresh]
+        left = self._parents_left(kind, known_rows)
         pk_by_ext: dict[str, int] = {}
         if kind == RecordKind.EQUIPMENT:
             # New equipment get their ids up front where the database can hand them out, so
@@ -572,11 +573,50 @@ class Ingestor:
             items=[(it.clean["external_id"], self._facility_of(kind, it)) for it, _ in pairs],
             source=self.change_source,
         )
+        if left:
+            changes_record(kind=RecordKind.EQUIPMENT, items=left, source=self.change_source)
         # Counted only once everything of these rows is written: a failed write counts nothing.
         for _, result in pairs:
             setattr(self.counts, result, getattr(self.counts, result) + 1)
         if self.track_outcomes:
             self.outcomes.extend(Outcome(kind, it.clean["external_id"], r) for it, r in pairs)
+
+    @staticmethod
+    def _parents_left(kind: str, rows: list[dict]) -> list[tuple[str, str]]:
+        """Changes to record for the records that mirrored ``rows`` move away from, as
+        (equipment external id, facility external id): a maintenance record moved to other
+        equipment changes the equipment it left; equipment moved to another facility changes
+        that facility's figures (the equipment is named with the facility it left)."""
+        parent = {RecordKind.MAINTENANCE: "equipment_id", RecordKind.EQUIPMENT: "facility_id"}
+        column = parent.get(kind)
+        if column is None or not rows:
+            return []
+        new_parent = {r["external_id"]: r[column] for r in rows}
+        model = MODELS[kind]
+        moved = [
+            (ext, old)
+            for ext, old in rows_where_in(model, "external_id", new_parent, ("external_id", column))
+            if old != new_parent[ext]
+        ]
+        if not moved:
+            return []
+        if kind == RecordKind.EQUIPMENT:
+            fac_ext = dict(
+                rows_where_in(Facility, "id", {old for _, old in moved}, ("id", "external_id"))
+            )
+            return [(ext, fac_ext[old]) for ext, old in moved]
+        equipment = {
+            pk: (ext, fac)
+            for pk, ext, fac in rows_where_in(
+                Equipment, "id", {old for _, old in moved}, ("id", "external_id", "facility_id")
+            )
+        }
+        fac_ext = dict(
+            rows_where_in(
+                Facility, "id", {fac for _, fac in equipment.values()}, ("id", "external_id")
+            )
+        )
+        return sorted({(equipment[old][0], fac_ext[equipment[old][1]]) for _, old in moved})
 
     @staticmethod
     def _link_known_feeds(rows: list[dict], *, in_batch: dict[str, int]) -> None:

@@ -210,3 +210,24 @@ def test_mirrors_cannot_be_added_or_deleted(admin_client, eq):
     assert admin_client.get(reverse("admin:equipment_equipment_add")).status_code == 403
     response = admin_client.get(reverse("admin:equipment_equipment_delete", args=[eq.pk]))
     assert response.status_code == 403
+
+
+def test_maintenance_moved_to_other_equipment_names_the_equipment_it_left(admin_client, eq):
+    other_fac = f.facility(external_id="fac_other")
+    other = f.equipment(other_fac, name="Panel Z", external_id="eq_z")
+    RecordChange.objects.all().delete()
+    mr = eq.maintenance.first()
+    post_edit(admin_client, mr, equipment=str(other.pk))
+    changes = set(RecordChange.objects.values_list("kind", "external_id", "facility_external_id"))
+    assert changes == {
+        ("maintenanceRecord", mr.external_id, "fac_main"),
+        ("maintenanceRecord", mr.external_id, "fac_other"),
+        # the equipment the record left: its figures change too
+        ("equipment", "eq_a", "fac_main"),
+    }
+
+
+def test_maintenance_edit_in_place_names_no_other_equipment(admin_client, eq):
+    mr = eq.maintenance.first()
+    post_edit(admin_client, mr, technician="R. Roe")
+    assert not RecordChange.objects.filter(kind="equipment").exists()
