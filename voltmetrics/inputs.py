@@ -148,7 +148,7 @@ def load_batch(
     if records_needed is None:
         needed = [row[0] for row in eq_rows]
     else:
-        bare = _batch(facilities, by_facility, None, {}, {})
+        bare = _batch(facilities, by_facility, (), {}, {})
         wanted = records_needed(bare)
         needed = [row[0] for row in eq_rows if row[0] in wanted]
     # Children by the equipment's ids rather than through a join on the facility: the

@@ -492,7 +492,7 @@ def test_load_batch_loads_records_only_for_the_equipment_needed(computed):
         assert e.conductors == () and e.maintenance == () and e.observations is None, e.id
     # What the callback is given holds no child records either.
     for e in passed[0].facility.equipment:
-        assert e.conductors == () and e.maintenance == (), e.id
+        assert e.conductors == () and e.maintenance == () and e.observations is None, e.id
     own = ("name", "type", "install_date", "load_percent", "label_present", "serves_critical_load")
     for ext, e in bare.items():
         assert [getattr(e, a) for a in own] == [getattr(full[ext], a) for a in own], ext
