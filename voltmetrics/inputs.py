@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, F, Func, Max, Value
+from django.db.models import BigIntegerField, BooleanField, F, Func, Max
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 
 from equipment.models import Conductor, Equipment, MaintenanceRecord
@@ -107,7 +108,8 @@ def of_equipment(manager, eq_pks: list[int]):
     if connection.vendor == "postgresql":
         from django.contrib.postgres.fields import ArrayField
 
-        ids = Value(eq_pks, output_field=ArrayField(BigIntegerField()))
+        # Passed to the driver as is (an array), not prepared id by id.
+        ids = RawSQL("%s::bigint[]", (eq_pks,), output_field=ArrayField(BigIntegerField()))
         return manager.filter(_EqualsAny(F("equipment_id"), ids)).order_by()
     return manager.filter(equipment_id__in=eq_pks).order_by()
 
@@ -182,8 +184,9 @@ def load_batch(
             )
         ):
             maintenance[eq_id].append(MaintenanceIn(ext, type_, performed_on))
-    full = None if records_needed is None else set(needed)
-    return _batch(facilities, by_facility, full, conductors, maintenance)
+    if records_needed is None:
+        return _batch(facilities, by_facility, None, conductors, maintenance)
+    return _batch(facilities, by_facility, set(needed), conductors, maintenance, bare=bare)
 
 
 def _batch(
@@ -192,19 +195,25 @@ def _batch(
     full: Container[int] | None,
     conductors: dict[int, list[ConductorIn]],
     maintenance: dict[int, list[MaintenanceIn]],
+    *,
+    bare: list[FacilityRecords] | None = None,
 ) -> list[FacilityRecords]:
     """Engine inputs from the rows: with records for the equipment in ``full`` (all when
-    None), own fields only for the others."""
+    None), own fields only for the others (taken from ``bare``, built from the same rows,
+    where given)."""
     out = []
-    for pk, ext, name, year, humidity, temp, exposure, study in facilities:
+    for i, (pk, ext, name, year, humidity, temp, exposure, study) in enumerate(facilities):
         equipment = []
         eq_pks = {}
-        for (
+        for j, (
             eq_pk, _fac, eq_ext, eq_name, type_, install, obs, load, label, critical,
             life, interval, energy, ppe,
-        ) in by_facility.get(pk, ()):  # fmt: skip
+        ) in enumerate(by_facility.get(pk, ())):  # fmt: skip
             eq_pks[eq_ext] = eq_pk
             records = full is None or eq_pk in full
+            if not records and bare is not None:
+                equipment.append(bare[i].facility.equipment[j])
+                continue
             equipment.append(
                 EquipmentIn(
                     id=eq_ext,

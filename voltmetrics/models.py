@@ -74,10 +74,12 @@ class EquipmentAssessment(models.Model):
     served = models.BooleanField(default=False)
     computed_at = models.DateTimeField()
     # Built-in engine only: this equipment's share of its facility's back-filled history,
-    # forecast and recommendation simulations at as_of (engine.EquipmentParts), plus the
-    # result fields not in columns. A recompute after a change reuses it for the facility's
-    # unchanged equipment instead of assessing them again.
-    parts = models.JSONField(null=True, blank=True, editable=False)
+    # forecast and recommendation simulations at as_of, with the result in short
+    # (engine.EquipmentParts.to_dict as compact JSON text, "" for none: read back whole,
+    # never queried).
+    # A recompute after a change reuses it for the facility's unchanged equipment instead of
+    # assessing them again.
+    parts = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
+import orjson
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -32,7 +33,6 @@ from .inputs import (
     facility_batches,
     facility_records,
     fetch_rows,
-    json_value,
     load_batch,
     of_equipment,
 )
@@ -377,7 +377,7 @@ def _equipment_row(eq_pk: int, parts: engine.EquipmentParts, now: datetime, *, s
         "last_service": r.last_service,
         "served": served,
         "computed_at": now,
-        "parts": parts.to_dict(),
+        "parts": orjson.dumps(parts.to_dict()).decode(),
     }
 
 
@@ -415,15 +415,15 @@ def _stored_parts(
             as_of=as_of,
             algorithm_version=version,
             served=True,
-            parts__isnull=False,
         )
+        .exclude(parts="")
         .values_list("equipment_id", "parts")
     )
     out: dict[int, dict[str, engine.EquipmentParts]] = {}
     months = {rec.pk: backfill_months(as_of, frozen.get(rec.pk)) for rec in batch}
     for eq_pk, parts in rows:
         hit = wanted.get(eq_pk)
-        parts = json_value(parts)
+        parts = orjson.loads(parts)
         if hit is not None and parts.get("format") == engine.PARTS_FORMAT:
             fac_pk, eq = hit
             p = engine.EquipmentParts.from_dict(parts, eq, as_of, version)

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='equipmentassessment',
             name='parts',
-            field=models.JSONField(blank=True, editable=False, null=True),
+            field=models.TextField(blank=True, default='', editable=False),
         ),
     ]
