@@ -336,7 +336,7 @@ def report(r: Results, url: str, seed: int, data_as_of: str) -> str:
         "",
         "`wall s` of `recompute_risk` includes Python/Django start-up (~1 s); `service s` is "
         "what the command reports for `risk_recompute()` itself. `recompute_pending()` is timed "
-        "inside its child (connection already open, as in a Celery worker). `wall − CPU` is "
+        "inside its child (connection open and lazily imported modules loaded, as in a Celery worker). `wall − CPU` is "
         "mostly time spent waiting for PostgreSQL and Redis.",
         "",
         md_table(*full_rows(r)),
