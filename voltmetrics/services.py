@@ -403,6 +403,7 @@ def _stored_parts(
         if rec.pk not in changed.facilities
         for eq in rec.facility.equipment
         if eq.id not in changed.equipment
+        and engine.is_counted(eq, as_of)  # as facility_figures decides, so all are used
         and (eq_pk := rec.equipment_pks.get(eq.id))
         and eq_pk not in vm_served
     }

@@ -508,3 +508,15 @@ def test_load_batch_loads_records_only_for_the_equipment_needed(computed):
     _, some = by_ext(load_batch([alpha], HISTORY_FROM, records_needed=lambda bare: {xfmr_pk}))
     assert some["eq_xfmr"] == full["eq_xfmr"]
     assert some["eq_gear"].conductors == () and some["eq_panel"].maintenance == ()
+
+
+def test_a_stored_part_of_equipment_no_longer_counted_is_not_reused(computed):
+    """Even when no change names it: equipment installed after the date has no figures, so
+    its stored part is left alone and its row goes (no equipment is left half-loaded)."""
+    Equipment.objects.filter(external_id="eq_gear").update(install_date=AS_OF + timedelta(days=3))
+    stats = risk_recompute(
+        facility_pks=[pk("fac_alpha")], changed=ChangedRecords(equipment=frozenset())
+    )
+    assert stats.reused == len(ALPHA_COUNTED) - 1
+    assert "eq_gear" not in local_rows("fac_alpha")
+    assert_full_recompute_stores_the_same("fac_alpha")
