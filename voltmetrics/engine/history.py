@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 
@@ -10,11 +10,12 @@ from .dates import forecast_points, history_points, month_label
 from .equipment import assess_equipment, facility_context
 from .facility import weighted_risk_score
 from .rounding import round_half_up_ratio
-from .types import FacilityIn, ModelParams, default_model
+from .types import EquipmentIn, FacilityIn, ModelParams, default_model
 
 __all__ = [
     "facility_snapshot",
     "facility_stats",
+    "stats_over",
     "mean_age_years",
     "portfolio_snapshot",
     "facility_history",
@@ -27,6 +28,17 @@ __all__ = [
 def facility_stats(facility: FacilityIn, model: ModelParams, at: date):
     """(risk_score or None, N, Σ age days of known installs, number of known installs)."""
     ctx = facility_context(facility, at)
+
+    def scored(e):
+        r = assess_equipment(e, facility, model, at, ctx)
+        return r.risk_score, r.importance
+
+    return stats_over(facility, at, scored)
+
+
+def stats_over(facility: FacilityIn, at: date, scored: Callable[[EquipmentIn], tuple | None]):
+    """``facility_stats`` with each equipment's (score, importance) at ``at`` given by
+    ``scored`` (None: it has none), for the equipment counted at ``at``."""
     at_ord = at.toordinal()
     pairs = []
     sum_days = known = 0
@@ -37,8 +49,9 @@ def facility_stats(facility: FacilityIn, model: ModelParams, at: date):
                 continue
             sum_days += at_ord - inst.toordinal()
             known += 1
-        r = assess_equipment(e, facility, model, at, ctx)
-        pairs.append((r.risk_score, r.importance))
+        pair = scored(e)
+        if pair is not None:
+            pairs.append(pair)
     return weighted_risk_score(pairs), len(pairs), sum_days, known
 
 

@@ -21,6 +21,7 @@ from datetime import date
 from .dates import forecast_points, month_label
 from .equipment import FacilityContext, assess_equipment, facility_context
 from .facility import weighted_risk_score
+from .history import stats_over
 from .results import EquipmentResult, FactorResult, Nfpa70BResult, Nfpa70EResult
 from .types import (
     ConductorIn,
@@ -260,17 +261,9 @@ def snapshot_from_parts(
 ) -> tuple[int | None, int, int, int]:
     """Like ``facility_stats`` at a back-filled month end ``at``: (risk_score or None, N,
     Σ age days of known installs, number of known installs)."""
-    pairs = []
-    at_ord = at.toordinal()
-    sum_days = known = 0
-    for e in facility.equipment:
-        inst = e.install_date
-        if inst is not None:
-            if inst > at:
-                continue
-            sum_days += at_ord - inst.toordinal()
-            known += 1
+
+    def scored(e: EquipmentIn):
         p = parts.get(e.id)
-        if p is not None:
-            pairs.append((p.history[at], p.result.importance))
-    return weighted_risk_score(pairs), len(pairs), sum_days, known
+        return None if p is None else (p.history[at], p.result.importance)
+
+    return stats_over(facility, at, scored)
