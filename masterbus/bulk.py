@@ -15,6 +15,8 @@ from operator import itemgetter
 
 import orjson
 from django.db import connection, models
+from django.db.models import BigIntegerField, BooleanField, F, Func
+from django.db.models.expressions import RawSQL
 
 BATCH = 2000
 
@@ -152,6 +154,27 @@ def _pg_upsert(model, rows, conflict, update, key):
         _copy(cur.cursor, stage, fields, rows)
         cur.execute(sql)
         return dict(cur.fetchall()) if key else None
+
+
+class _EqualsAny(Func):
+    """``column = ANY(array)`` (PostgreSQL)."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+
+def where_in(qs, field: str, values: list[int]):
+    """``qs`` (a queryset or manager) filtered to rows whose integer ``field`` is one of
+    ``values``, without the model's default ordering. On PostgreSQL the values go to the
+    driver as one array parameter, like :func:`rows_where_in`: thousands of ``IN``
+    parameters cost more to prepare, send and plan than the rows cost to read."""
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.fields import ArrayField
+
+        array = RawSQL("%s::bigint[]", (values,), output_field=ArrayField(BigIntegerField()))
+        return qs.filter(_EqualsAny(F(field), array)).order_by()
+    return qs.filter(**{f"{field}__in": values}).order_by()
 
 
 def rows_where_in(

@@ -208,7 +208,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "ThreatMap read API, Condoit event push and VoltMetrics callbacks. Send a service key "
         "as `X-API-Key` or a user's JWT as `Authorization: Bearer …` (POST /api/v1/auth/token). "
-        "Errors: `{\"error\": {\"code\", \"message\", \"details\", \"request_id\"}}`."
+        'Errors: `{"error": {"code", "message", "details", "request_id"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

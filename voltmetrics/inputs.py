@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, F, Func, Max
-from django.db.models.expressions import RawSQL
+from django.db.models import Max
 from django.db.models.functions import TruncDate
 
 from equipment.models import Conductor, Equipment, MaintenanceRecord
 from facilities.models import Facility
+from masterbus.bulk import where_in
 
 from .engine import ConductorIn, EquipmentIn, FacilityIn, MaintenanceIn, ObservationsIn
 
@@ -93,27 +93,6 @@ def fetch_rows(qs) -> list[tuple]:
         return cur.fetchall()
 
 
-class _EqualsAny(Func):
-    """``column = ANY(array)`` (PostgreSQL)."""
-
-    arg_joiner = " = ANY("
-    template = "%(expressions)s)"
-    output_field = BooleanField()
-
-
-def of_equipment(manager, eq_pks: list[int]):
-    """Rows of a per-equipment table whose equipment is one of ``eq_pks``. On PostgreSQL the
-    ids go as one array parameter: thousands of ``IN`` parameters cost more to send and plan
-    than the rows cost to read."""
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.fields import ArrayField
-
-        # Passed to the driver as is (an array), not prepared id by id.
-        ids = RawSQL("%s::bigint[]", (eq_pks,), output_field=ArrayField(BigIntegerField()))
-        return manager.filter(_EqualsAny(F("equipment_id"), ids)).order_by()
-    return manager.filter(equipment_id__in=eq_pks).order_by()
-
-
 def json_value(value):
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
@@ -159,14 +138,16 @@ def load_batch(
     maintenance: dict[int, list[MaintenanceIn]] = defaultdict(list)
     if needed:
         for eq_id, material, connection_type, transition in fetch_rows(
-            of_equipment(Conductor.objects, needed).values_list(
+            where_in(Conductor.objects, "equipment_id", needed).values_list(
                 "equipment_id", "material", "connection_type", "al_cu_transition"
             )
         ):
             conductors[eq_id].append(
                 ConductorIn(material or None, connection_type or None, transition)
             )
-        live = of_equipment(MaintenanceRecord.objects, needed).filter(deleted_at__isnull=True)
+        live = where_in(MaintenanceRecord.objects, "equipment_id", needed).filter(
+            deleted_at__isnull=True
+        )
         if history_from is not None:
             cutoff = datetime.combine(history_from + timedelta(days=1), time(), tzinfo=UTC)
             for eq_id, last in fetch_rows(

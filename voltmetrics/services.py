@@ -20,7 +20,7 @@ from django.utils import timezone
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.choices import RecordKind
 from facilities.models import Facility, RecordChange
-from masterbus.bulk import bulk_upsert
+from masterbus.bulk import bulk_upsert, where_in
 from masterbus.gcpause import gc_paused
 from masterbus.overlap import Background
 
@@ -34,7 +34,6 @@ from .inputs import (
     facility_records,
     fetch_rows,
     load_batch,
-    of_equipment,
 )
 from .models import (
     EquipmentAssessment,
@@ -410,7 +409,7 @@ def _stored_parts(
     if not wanted:
         return {}
     rows = fetch_rows(
-        of_equipment(EquipmentAssessment.objects, list(wanted))
+        where_in(EquipmentAssessment.objects, "equipment_id", list(wanted))
         .filter(
             source=Source.LOCAL,
             as_of=as_of,

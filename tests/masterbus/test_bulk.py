@@ -79,3 +79,18 @@ def test_allocated_pks_are_the_ids_the_rows_get():
     # The sequence moved past them: a row inserted the ordinary way does not collide.
     bulk_insert(Facility, [_facility("fac_next")])
     assert Facility.objects.get(external_id="fac_next").pk > max(ids)
+
+
+def test_where_in_filters_by_the_given_ids_without_default_ordering():
+    from masterbus.bulk import where_in
+
+    bulk_insert(Facility, [_facility(f"fac_{i}", name=f"N{9 - i}") for i in range(6)])
+    pks = sorted(Facility.objects.values_list("pk", flat=True))
+    wanted = [pks[4], pks[1], pks[3]]
+    qs = where_in(Facility.objects, "id", wanted)
+    assert sorted(qs.values_list("pk", flat=True)) == sorted(wanted)
+    assert not qs.query.order_by and qs.query.default_ordering is False
+    assert list(where_in(Facility.objects, "id", [])) == []
+    # Works on a queryset too, combined with other filters.
+    named = where_in(Facility.objects.filter(name="N5"), "id", wanted)
+    assert list(named.values_list("external_id", flat=True)) == ["fac_4"]
