@@ -34,7 +34,6 @@ class BackfilledMonth:
 
 @dataclass(slots=True)
 class FacilityFigures:
-    local: dict[str, EquipmentResult]  # the built-in engine's result per counted equipment
     result: FacilityResult  # aggregated from the served results
     history: list[dict]
     forecast: list[dict]
@@ -44,6 +43,12 @@ class FacilityFigures:
     age_known: int
     parts: dict[str, EquipmentParts]  # per counted equipment (its result is local's)
     reused: set[str]  # equipment whose parts were passed in, not computed
+
+    @property
+    def local(self) -> dict[str, EquipmentResult]:
+        """The built-in engine's result per counted equipment (a reused one without its
+        factor descriptions)."""
+        return {eid: p.result for eid, p in self.parts.items()}
 
     def payload(self) -> dict:
         out = self.result.to_dict(include_equipment=False)
@@ -140,7 +145,6 @@ def facility_figures(
             days += at - e.install_date.toordinal()
             known += 1
     return FacilityFigures(
-        local=local,
         result=fr,
         history=history,
         forecast=engine.forecast_from_parts(parts.values(), as_of),

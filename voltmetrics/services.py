@@ -267,7 +267,6 @@ def _compute_batch(
                     "algorithm_version": model.version, "backfilled": True, "computed_at": now,
                 }
             )  # fmt: skip
-        local = figures.local
         age_days, age_known, payload = figures.age_days_sum, figures.age_known, figures.payload()
         fac_rows.append(
             {
@@ -293,7 +292,7 @@ def _compute_batch(
                 eq_pk = rec.equipment_pks[ext]
                 eq_rows.append(_equipment_row(eq_pk, parts, now, served=eq_pk not in vm_served))
         stats.facilities += 1
-        stats.equipment += len(local)
+        stats.equipment += len(figures.parts)
         stats.reused += len(figures.reused)
     stats.snapshots_backfilled += len(new_snapshots)
     batch_pks = [r.pk for r in batch]
