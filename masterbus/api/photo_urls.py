@@ -25,6 +25,7 @@ from django.utils.crypto import salted_hmac
 
 from .errors import ApiError, ErrorCode
 from .permissions import HasReadScope
+from .signatures import digests_equal, parse_timestamp
 
 DEFAULT_EXPIRES_IN = 3600
 
@@ -76,12 +77,11 @@ def verify_signed(request, *, now: float | None = None) -> None:
     sig = request.GET.get("sig", "")
     if not exp_raw or not sig:
         raise ApiError(403, ErrorCode.AUTH_FORBIDDEN, "Missing URL signature")
-    try:
-        exp = int(exp_raw)
-    except ValueError:
-        raise ApiError(403, ErrorCode.AUTH_FORBIDDEN, "Malformed URL signature") from None
+    exp = parse_timestamp(exp_raw)
+    if exp is None:
+        raise ApiError(403, ErrorCode.AUTH_FORBIDDEN, "Malformed URL signature")
     expected = _mac(request.path, exp)
-    if not hmac.compare_digest(expected, sig):
+    if not digests_equal(expected, sig):
         raise ApiError(403, ErrorCode.AUTH_FORBIDDEN, "Invalid URL signature")
     now = time.time() if now is None else now
     if exp < now:

@@ -7,12 +7,32 @@ Header ``X-…-Signature: t=<unix seconds>,v1=<hex>`` where
 
 import hashlib
 import hmac
+import re
 import time
 
 import orjson
 from django.conf import settings
 
 from .errors import ApiError, BadSignature, ErrorCode
+
+
+def digests_equal(expected: str, given: str) -> bool:
+    """Constant-time comparison of a computed digest with one a client sent. Any text is
+    accepted: ``hmac.compare_digest`` raises on non-ASCII ``str``, so both sides are compared
+    as UTF-8 bytes (a non-ASCII or wrong-length value is simply unequal)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
+# A timestamp is at most 12 ASCII digits (well past year 9999): anything else is malformed,
+# and never reaches float arithmetic (a 400-digit int would overflow it).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+
+def parse_timestamp(raw: str) -> int | None:
+    """``raw`` as unix seconds, or None when it is not 1–12 ASCII digits."""
+    return int(raw) if _TIMESTAMP.fullmatch(raw) else None
 
 
 def _mac(secret: str, t: int, body: bytes) -> str:
@@ -34,15 +54,14 @@ def verify(secret: str, header: str | None, body: bytes, *, now: float | None = 
         key, sep, value = piece.strip().partition("=")
         if sep:
             parts.setdefault(key, []).append(value)
-    try:
-        t = int(parts["t"][0])
-    except (KeyError, ValueError, IndexError):
-        raise BadSignature("Malformed signature header") from None
+    t = parse_timestamp(parts.get("t", [""])[0])
+    if t is None:
+        raise BadSignature("Malformed signature header")
     now = time.time() if now is None else now
     if abs(now - t) > settings.WEBHOOK_REPLAY_WINDOW:
         raise BadSignature("Signature timestamp outside the replay window")
     expected = _mac(secret, t, body)
-    if not any(hmac.compare_digest(expected, v) for v in parts.get("v1", [])):
+    if not any(digests_equal(expected, v) for v in parts.get("v1", [])):
         raise BadSignature("Signature does not match")
 
 

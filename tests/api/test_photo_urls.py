@@ -94,3 +94,30 @@ def test_signed_url_is_the_credential_in_a_view(client, read_key):
     assert_envelope(forged, 403, "AUTH_FORBIDDEN")
     assert_envelope(client.get(PATH), 401, "AUTH_INVALID_CREDENTIALS")
     assert client.get(PATH, **key_header(read_key[1])).status_code == 200
+
+
+MALFORMED = [
+    "exp=1&sig=%C3%A9",  # non-ASCII signature (was a 500 in hmac.compare_digest)
+    "exp=1&sig=%E2%82%AC" + "0" * 62,  # right length in characters, not in bytes
+    "exp=%D9%A1%D9%A2&sig=" + "0" * 64,  # Arabic-Indic digits: int() would accept them
+    "exp=" + "9" * 5000 + "&sig=" + "0" * 64,  # past int()'s digit limit
+    "exp=" + "9" * 400 + "&sig=" + "0" * 64,  # a float overflow in the expiry check
+    "exp=-5&sig=" + "0" * 64,
+    "exp=%00&sig=%00",
+    "exp=1&sig=" + "%F0%9F%92%A9" * 16,
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.api.urls")
+@pytest.mark.parametrize("query", MALFORMED)
+def test_malformed_signature_is_403_never_500(client, read_key, query):
+    r = client.get(f"{PATH}?{query}", **key_header(read_key[1]))
+    assert_envelope(r, 403, "AUTH_FORBIDDEN")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", MALFORMED[:2])
+def test_real_thumbnail_route_refuses_non_ascii_signature(client, read_key, query):
+    r = client.get(f"/api/v1/photos/abc/thumbnail?{query}", **key_header(read_key[1]))
+    assert_envelope(r, 403, "AUTH_FORBIDDEN")

@@ -122,3 +122,33 @@ def test_staff_user_may_push_with_a_valid_signature(client, staff):
     bad = {**bearer(staff), "HTTP_X_CONDOIT_SIGNATURE": "t=1,v1=00"}
     r = client.post(CONDOIT, data=body, content_type="application/json", **bad)
     assert_envelope(r, 401, "AUTH_BAD_SIGNATURE")
+
+
+@pytest.mark.parametrize("url", [CONDOIT, VOLT])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "t={now},v1=\u00e9",  # non-ASCII digest (hmac.compare_digest raises on such str)
+        "t={now},v1=" + "\u00e9" * 64,
+        "t=" + "9" * 400 + ",v1=00",  # a float overflow against the clock
+        "t=" + "9" * 5000 + ",v1=00",  # past int()'s digit limit
+        "t=\u0661\u0662,v1=00",  # non-ASCII digits
+        "v1=00",
+        "t=,v1=",
+        "\u00e9\u00e9\u00e9",
+    ],
+)
+def test_malformed_signature_header_is_401_never_500(client, make_key, url, signature):
+    import time
+
+    scope = "condoit:push" if url == CONDOIT else "voltmetrics:callback"
+    _, raw = make_key([scope])
+    _, body = condoit_body()
+    r = post(client, url, body, raw_key=raw, signature=signature.format(now=int(time.time())))
+    assert_envelope(r, 401, "AUTH_BAD_SIGNATURE")
+
+
+@pytest.mark.parametrize("raw", ["mb_\u00e9\u00e9", "\u00e9", "mb_" + "x" * 5000])
+def test_malformed_api_key_is_401_never_500(client, raw):
+    r = client.get("/api/v1/portfolio/summary", HTTP_X_API_KEY=raw)
+    assert_envelope(r, 401, "AUTH_INVALID_CREDENTIALS")
