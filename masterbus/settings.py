@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "masterbus.api.request_id.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "masterbus.api.errors.BodySizeLimitMiddleware",
     "masterbus.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,6 +156,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
 # --- API ------------------------------------------------------------------------------------
+# A request body larger than this answers 413 PAYLOAD_TOO_LARGE before it is read (bytes).
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 REST_FRAMEWORK = {
     # X-API-Key (service keys), then Bearer JWT (users), then the admin's staff session.
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -6,7 +6,8 @@
 import logging
 import math
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -25,6 +26,7 @@ class ErrorCode:
     DATA_NOT_FOUND = "DATA_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
@@ -84,6 +86,7 @@ _STATUS_CODE = {
     404: ErrorCode.DATA_NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
     429: ErrorCode.RATE_LIMITED,
     500: ErrorCode.INTERNAL_ERROR,
     503: ErrorCode.SERVICE_UNAVAILABLE,
@@ -110,8 +113,20 @@ def _response(body, status_code, headers=None) -> Response:
     return Response(body, status=status_code, headers=headers)
 
 
+def payload_too_large() -> JsonResponse:
+    limit = settings.MAX_REQUEST_BODY_BYTES
+    return error_response(
+        413,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"Request body is larger than {limit} bytes",
+        {"max_bytes": limit},
+    )
+
+
 def exception_handler(exc, context):
     """DRF exception handler producing the envelope."""
+    if isinstance(exc, RequestDataTooBig):
+        return payload_too_large()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -173,6 +188,8 @@ class ApiExceptionMiddleware:
             return error_response(404, ErrorCode.DATA_NOT_FOUND, "Not found")
         if isinstance(exception, PermissionDenied):
             return error_response(403, ErrorCode.AUTH_FORBIDDEN, "Forbidden")
+        if isinstance(exception, RequestDataTooBig):
+            return payload_too_large()
         log.error("Unhandled error in %s %s", request.method, request.path, exc_info=exception)
         return error_response(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
 
@@ -184,3 +201,22 @@ def handler404(request, exception=None):
 
 def handler500(request):
     return error_response(500, ErrorCode.INTERNAL_ERROR, "Internal server error")
+
+
+class BodySizeLimitMiddleware:
+    """A request whose declared body (Content-Length) is larger than MAX_REQUEST_BODY_BYTES
+    answers 413 PAYLOAD_TOO_LARGE before anything reads, parses or authenticates it.
+    Django's own DATA_UPLOAD_MAX_MEMORY_SIZE (set to the same limit) stops a body that is
+    read anyway; ``exception_handler`` and ``ApiExceptionMiddleware`` answer that with the
+    same 413. A Content-Length that is not a number is left to Django (it reads no body)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isascii() and declared.isdigit():
+            # More than 18 digits is past any limit (and past int()'s digit cap at 4,300).
+            if len(declared) > 18 or int(declared) > settings.MAX_REQUEST_BODY_BYTES:
+                return payload_too_large()
+        return self.get_response(request)
