@@ -13,6 +13,9 @@ import environ
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from masterbus.secret_key import default_path as default_secret_key_path
+from masterbus.secret_key import installation_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -32,9 +35,13 @@ if PRODUCTION:
     if len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters in production")
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-" + "x" * 40)
+    # No public literal: a random key generated once per installation, kept outside the
+    # repository (masterbus/secret_key.py), unless SECRET_KEY is given.
+    SECRET_KEY = env.str("SECRET_KEY", default="") or installation_key(
+        Path(env.str("SECRET_KEY_FILE", default="") or default_secret_key_path())
+    )
 
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
 )
@@ -67,6 +74,8 @@ MIDDLEWARE = [
     "masterbus.api.errors.BodySizeLimitMiddleware",
     "masterbus.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, the API viewer's) served by the app itself, DEBUG or not.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -152,6 +161,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Without collectstatic (the demo, development), WhiteNoise serves the apps' own static files.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
