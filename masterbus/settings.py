@@ -289,8 +289,9 @@ VOLTMETRICS_WEBHOOK_SECRET = env.str("VOLTMETRICS_WEBHOOK_SECRET", default="")
 # Connect and read timeouts (seconds) of each request to VoltMetrics.
 VOLTMETRICS_CONNECT_TIMEOUT = env.float("VOLTMETRICS_CONNECT_TIMEOUT", default=3.05)
 VOLTMETRICS_READ_TIMEOUT = env.float("VOLTMETRICS_READ_TIMEOUT", default=10.0)
-# Timeouts, connection errors, 429 and 5xx are retried this many times, with exponential
-# backoff (base doubling up to the cap, with jitter; Retry-After honoured up to the cap).
+# Timeouts, connection errors, 429, 5xx and malformed answers to GETs are retried this many
+# times, with exponential backoff (base doubling up to the cap, with jitter; Retry-After
+# honoured up to the cap).
 VOLTMETRICS_MAX_RETRIES = env.int("VOLTMETRICS_MAX_RETRIES", default=3)
 VOLTMETRICS_BACKOFF_BASE = env.float("VOLTMETRICS_BACKOFF_BASE", default=0.5)
 VOLTMETRICS_BACKOFF_CAP = env.float("VOLTMETRICS_BACKOFF_CAP", default=30.0)
@@ -337,6 +338,11 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+# A job whose results could not all be fetched (or whose status answer stayed malformed) is
+# retried by the poll this many times, the nth retry VOLTMETRICS_POLL_AFTER × 2^(n-1) seconds
+# (+ up to 20 % jitter) after the previous try: with the defaults, over about a day. Then it
+# is left failed for staff.
+VOLTMETRICS_JOB_RETRIES = env.int("VOLTMETRICS_JOB_RETRIES", default=8)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -196,6 +196,13 @@ class Job(models.Model):
     results_fetched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # Results not stored yet, by external id, with the reason (an answer that stayed
+    # malformed or was out of range, or a fetch cut short by an outage); the poll fetches
+    # them again.
+    failed_items = models.JSONField(default=dict, blank=True)
+    # Automatic retries used (at most VOLTMETRICS_JOB_RETRIES) and when the next one is due.
+    retries = models.PositiveSmallIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]

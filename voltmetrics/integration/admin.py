@@ -14,14 +14,15 @@ from .jobs import voltmetrics_job_retry
 class JobAdmin(ReadOnlyAdmin):
     list_display = (
         "job_id", "kind", "status", "items_count", "submitted_at", "completed_at",
-        "attempts", "short_error",
+        "attempts", "retries", "short_error",
     )  # fmt: skip
     list_filter = ("status", "kind")
     search_fields = ("job_id",)
     date_hierarchy = "submitted_at"
     readonly_fields = (
         "job_id", "kind", "status", "items", "submitted_at", "completed_at",
-        "results_fetched_at", "attempts", "last_error",
+        "results_fetched_at", "attempts", "last_error", "failed_items", "retries",
+        "next_retry_at",
     )  # fmt: skip
     actions = ["retry_jobs"]
 

@@ -5,18 +5,17 @@ with the ``X-API-Key`` header. Timeouts, connection errors, 429 and 5xx are retr
 exponential backoff and jitter (``Retry-After`` honoured), a bounded number of times. A
 circuit breaker whose state lives in the Django cache (Redis when configured, so web and
 worker processes share it) stops calling after repeated failures. Every answer is validated
-into a small typed object; anything else raises the one error type, :class:`VoltMetricsError`.
+into a small typed object (``answers``); anything else raises the one error type,
+:class:`VoltMetricsError`. A malformed answer to a GET (bad JSON, a missing field: proxies and
+overloaded services garble bodies) is asked again like a 5xx; an out-of-range one is not.
 The API key never appears in logs, messages or reprs.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -26,13 +25,36 @@ from django.conf import settings
 from django.core.cache import cache
 
 from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
-from voltmetrics.choices import JobStatus, Rating
+
+from .answers import (
+    AlgorithmsAnswer,
+    EquipmentResultAnswer,
+    FacilityResultAnswer,
+    IngestAnswer,
+    Invalid,
+    JobAnswer,
+    parse_algorithms,
+    parse_equipment_result,
+    parse_facility_result,
+    parse_ingest,
+    parse_job,
+)
+
+__all__ = [
+    "AlgorithmsAnswer",
+    "CircuitBreaker",
+    "EquipmentResultAnswer",
+    "FacilityResultAnswer",
+    "IngestAnswer",
+    "JobAnswer",
+    "VoltMetricsClient",
+    "VoltMetricsError",
+    "breaker_state",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-RATINGS = frozenset(Rating.values)
-JOB_STATUSES = frozenset(JobStatus.values)
 
 
 class VoltMetricsError(Exception):
@@ -131,263 +153,6 @@ def _cache_get(key):
         return cache.get(key)
     except Exception:
         return None
-
-
-# --- validated answers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IngestAnswer:
-    job_id: str
-    status: str
-    count: int | None = None
-    estimated_completion_time: str | None = None
-
-
-@dataclass(frozen=True)
-class JobAnswer:
-    job_id: str
-    status: str
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    calculation_type: str = ""
-    items_processed: int | None = None
-    algorithm_version: str = ""
-    results_available: bool | None = None
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class EquipmentResultAnswer:
-    equipment_id: str
-    calculation_timestamp: datetime
-    algorithm_version: str
-    risk_score: int
-    risk_rating: str
-    risk_factors: list[dict] = field(default_factory=list)
-    compliance: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FacilityResultAnswer:
-    facility_id: str
-    calculation_timestamp: datetime
-    algorithm_version: str
-    risk_score: int | None
-    risk_level: str
-    overall_compliance: int | None
-    raw: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AlgorithmsAnswer:
-    current_version: str
-    available_versions: list[dict]
-
-
-class _Invalid(Exception):
-    pass
-
-
-def _need(obj: dict, key: str, where: str):
-    if key not in obj:
-        raise _Invalid(f"{where}{key} is missing")
-    return obj[key]
-
-
-def _obj(value, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise _Invalid(f"{where} must be an object")
-    return value
-
-
-def _str(value, where: str, *, empty: bool = False) -> str:
-    if not isinstance(value, str) or (not empty and not value.strip()):
-        raise _Invalid(f"{where} must be a {'' if empty else 'non-empty '}string")
-    return value
-
-
-def _int(value, where: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _Invalid(f"{where} must be an integer ≥ {minimum}")
-    return value
-
-
-def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _Invalid(f"{where} must be a number")
-    return float(value)
-
-
-def _score(value, where: str) -> int:
-    num = _number(value, where)
-    if not 0 <= num <= 100:
-        raise _Invalid(f"{where} {value!r} is outside 0–100")
-    return int(round(num))
-
-
-def _rating(value, where: str) -> str:
-    if value not in RATINGS:
-        raise _Invalid(f"{where} {value!r} is not one of {', '.join(Rating.values)}")
-    return value
-
-
-def _timestamp(value, where: str, *, nullable: bool = False) -> datetime | None:
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"{where} must be an ISO 8601 timestamp")
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise _Invalid(f"{where} {value[:60]!r} is not an ISO 8601 timestamp") from None
-    if ts.tzinfo is None:
-        raise _Invalid(f"{where} must carry a UTC offset")
-    return ts.astimezone(UTC)
-
-
-def _job_status(value, where: str) -> str:
-    if value not in JOB_STATUSES:
-        raise _Invalid(f"{where} {value!r} is not one of {', '.join(JobStatus.values)}")
-    return value
-
-
-def parse_ingest(data, count_key: str | None) -> IngestAnswer:
-    data = _obj(data, "the answer")
-    count = None
-    if count_key is not None and count_key in data:
-        count = _int(data[count_key], count_key)
-    eta = data.get("estimated_completion_time")
-    if eta is not None:
-        _str(eta, "estimated_completion_time", empty=True)
-    return IngestAnswer(
-        job_id=_str(_need(data, "job_id", ""), "job_id")[:200],
-        status=_job_status(_need(data, "status", ""), "status"),
-        count=count,
-        estimated_completion_time=eta,
-    )
-
-
-def parse_job(data, job_id: str) -> JobAnswer:
-    data = _obj(data, "the answer")
-    got = _str(_need(data, "job_id", ""), "job_id")
-    if got != job_id:
-        raise _Invalid(f"job_id {got!r} is not the job asked for ({job_id!r})")
-    items = data.get("items_processed")
-    avail = data.get("results_available")
-    if avail is not None and not isinstance(avail, bool):
-        raise _Invalid("results_available must be a boolean")
-    error = data.get("error")
-    if isinstance(error, dict):
-        error = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
-    elif error is not None and not isinstance(error, str):
-        raise _Invalid("error must be a string or an object")
-    return JobAnswer(
-        job_id=got,
-        status=_job_status(_need(data, "status", ""), "status"),
-        started_at=_timestamp(data.get("started_at"), "started_at", nullable=True),
-        completed_at=_timestamp(data.get("completed_at"), "completed_at", nullable=True),
-        calculation_type=_str(data.get("calculation_type") or "", "calculation_type", empty=True),
-        items_processed=None if items is None else _int(items, "items_processed"),
-        algorithm_version=_str(
-            data.get("algorithm_version") or "", "algorithm_version", empty=True
-        ),
-        results_available=avail,
-        error=(error or "")[:2000],
-    )
-
-
-def parse_equipment_result(data, equipment_id: str) -> EquipmentResultAnswer:
-    data = _obj(data, "the answer")
-    got = _str(_need(data, "equipment_id", ""), "equipment_id")
-    if got != equipment_id:
-        raise _Invalid(f"equipment_id {got!r} is not the equipment asked for ({equipment_id!r})")
-    risk = _obj(_need(data, "risk_assessment", ""), "risk_assessment")
-    factors_raw = _need(risk, "risk_factors", "risk_assessment.")
-    if not isinstance(factors_raw, list):
-        raise _Invalid("risk_assessment.risk_factors must be a list")
-    factors = []
-    for i, f in enumerate(factors_raw):
-        where = f"risk_assessment.risk_factors[{i}]"
-        f = _obj(f, where)
-        weight = _number(_need(f, "weight", f"{where}."), f"{where}.weight")
-        if weight < 0:
-            raise _Invalid(f"{where}.weight must not be negative")
-        factors.append(
-            {
-                "factor": _str(_need(f, "factor", f"{where}."), f"{where}.factor")[:32],
-                "score": _score(_need(f, "score", f"{where}."), f"{where}.score"),
-                "weight": weight,
-                "description": _str(
-                    _need(f, "description", f"{where}."), f"{where}.description", empty=True
-                ),
-            }
-        )
-    compliance = data.get("compliance") or {}
-    _obj(compliance, "compliance")
-    if "nfpa_70b" in compliance and compliance["nfpa_70b"] is not None:
-        _obj(compliance["nfpa_70b"], "compliance.nfpa_70b")
-    return EquipmentResultAnswer(
-        equipment_id=got,
-        calculation_timestamp=_timestamp(
-            _need(data, "calculation_timestamp", ""), "calculation_timestamp"
-        ),
-        algorithm_version=_str(_need(data, "algorithm_version", ""), "algorithm_version")[:32],
-        risk_score=_score(
-            _need(risk, "risk_score", "risk_assessment."), "risk_assessment.risk_score"
-        ),
-        risk_rating=_rating(
-            _need(risk, "risk_rating", "risk_assessment."), "risk_assessment.risk_rating"
-        ),
-        risk_factors=factors,
-        compliance=compliance,
-        raw=data,
-    )
-
-
-def parse_facility_result(data, facility_id: str) -> FacilityResultAnswer:
-    data = _obj(data, "the answer")
-    got = _str(_need(data, "facility_id", ""), "facility_id")
-    if got != facility_id:
-        raise _Invalid(f"facility_id {got!r} is not the facility asked for ({facility_id!r})")
-    summary = _obj(_need(data, "risk_summary", ""), "risk_summary")
-    score = _need(summary, "risk_score", "risk_summary.")
-    level = _need(summary, "risk_level", "risk_summary.")
-    comp = _obj(_need(data, "compliance_summary", ""), "compliance_summary")
-    for key in ("nfpa_70b_compliance", "nfpa_70e_compliance"):
-        if comp.get(key) is not None:
-            _score(comp[key], f"compliance_summary.{key}")
-    overall = _need(comp, "overall_compliance", "compliance_summary.")
-    return FacilityResultAnswer(
-        facility_id=got,
-        calculation_timestamp=_timestamp(
-            _need(data, "calculation_timestamp", ""), "calculation_timestamp"
-        ),
-        algorithm_version=_str(_need(data, "algorithm_version", ""), "algorithm_version")[:32],
-        risk_score=None if score is None else _score(score, "risk_summary.risk_score"),
-        risk_level="" if level is None else _rating(level, "risk_summary.risk_level"),
-        overall_compliance=None
-        if overall is None
-        else _score(overall, "compliance_summary.overall_compliance"),
-        raw=data,
-    )
-
-
-def parse_algorithms(data) -> AlgorithmsAnswer:
-    data = _obj(data, "the answer")
-    versions = _need(data, "available_versions", "")
-    if not isinstance(versions, list):
-        raise _Invalid("available_versions must be a list")
-    for i, v in enumerate(versions):
-        _str(
-            _need(_obj(v, f"available_versions[{i}]"), "version", ""),
-            f"available_versions[{i}].version",
-        )
-    return AlgorithmsAnswer(
-        current_version=_str(_need(data, "current_version", ""), "current_version"),
-        available_versions=versions,
-    )
 
 
 # --- the client -----------------------------------------------------------------------------------
@@ -492,26 +257,18 @@ class VoltMetricsClient:
         payload = None if body is None else orjson.dumps(body)
         attempts = self.max_retries + 1
         for attempt in range(attempts):
+            last = attempt + 1 >= attempts
             try:
                 status, raw = self._once(method, path, payload)
             except RetryableError as exc:
-                if attempt + 1 >= attempts:
+                if last:
                     self.breaker.failure()
                     raise VoltMetricsError(
                         f"{method} {path} failed after {attempts} attempt(s): {exc.message}",
                         kind="unavailable",
                         status=exc.status,
                     ) from None
-                wait = self._delay(attempt, exc.wait)
-                log.warning(
-                    "VoltMetrics %s %s: %s; retry %d/%d in %.2fs",
-                    method, path, exc.message, attempt + 1, self.max_retries, wait,
-                )  # fmt: skip
-                self.sleep(wait)
-                if not self.breaker.allow():
-                    raise VoltMetricsError(
-                        f"{method} {path}: circuit breaker open", kind="unavailable"
-                    ) from None
+                self._pause(method, path, exc.message, attempt, exc.wait)
                 continue
             # The service answered: it is up, whatever it said.
             self.breaker.success()
@@ -522,20 +279,26 @@ class VoltMetricsClient:
                     status=status,
                 )
             try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise VoltMetricsError(
-                    f"{method} {path}: the answer is not valid JSON ({exc})",
-                    kind="invalid",
-                    status=status,
-                ) from None
-            try:
-                return parse(data)
-            except _Invalid as exc:
-                raise VoltMetricsError(
-                    f"{method} {path}: invalid answer: {exc}", kind="invalid", status=status
-                ) from None
+                return _decode(raw, parse)
+            except Invalid as exc:
+                # Only a GET is safe to ask again; an out-of-range answer would not change.
+                if method != "GET" or not exc.retry or last:
+                    tried = f" (after {attempt + 1} attempts)" if attempt else ""
+                    raise VoltMetricsError(
+                        f"{method} {path}: {exc.message}{tried}", kind="invalid", status=status
+                    ) from None
+                self._pause(method, path, f"malformed answer: {exc.message}", attempt, None)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, method: str, path: str, why: str, attempt: int, asked: float | None):
+        wait = self._delay(attempt, asked)
+        log.warning(
+            "VoltMetrics %s %s: %s; retry %d/%d in %.2fs",
+            method, path, why[:300], attempt + 1, self.max_retries, wait,
+        )  # fmt: skip
+        self.sleep(wait)
+        if not self.breaker.allow():
+            raise VoltMetricsError(f"{method} {path}: circuit breaker open", kind="unavailable")
 
     def _delay(self, attempt: int, asked: float | None) -> float:
         if asked is not None:  # Retry-After, already capped
@@ -582,6 +345,17 @@ class VoltMetricsClient:
                     f"could not read VoltMetrics' answer: {type(exc).__name__}", kind="invalid"
                 ) from None
         return status, raw
+
+
+def _decode(raw: bytes, parse: Callable[[Any], Any]):
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"the answer is not valid JSON ({exc})") from None
+    try:
+        return parse(data)
+    except Invalid as exc:
+        raise Invalid(f"invalid answer: {exc.message}", retry=exc.retry) from None
 
 
 def _seg(value: str) -> str:

@@ -8,19 +8,25 @@ and the portfolio locally. ``computed_at`` of a VoltMetrics row is VoltMetrics'
 ``calculation_timestamp`` (never later than now), so "newer than the last change" compares
 when VoltMetrics calculated with when the record changed.
 
-A malformed or out-of-range answer for an item fails the job with the reason recorded and
-leaves that item's stored result as it was; the valid items of the job are stored. A
-transport failure (timeouts, 5xx, breaker open) leaves the job processing with the reason in
-``last_error``: the poll picks it up again later.
+An item whose answer stays malformed, or is out of range, fails alone: its reason is recorded
+in ``failed_items`` (and ``last_error``), its stored result is left as it was, and the valid
+items of the job are stored. The job then stays processing and the poll fetches what is
+missing again, with backoff (``VOLTMETRICS_POLL_AFTER`` doubling), up to
+``VOLTMETRICS_JOB_RETRIES`` times, before it is left failed for staff; a status answer that
+stays malformed is retried the same way. A transport failure (timeouts, 5xx, breaker open)
+stores what was fetched and leaves the job processing with the reason in ``last_error``: the
+poll fetches the rest later, without counting a retry.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from equipment.models import Equipment, MaintenanceRecord
@@ -39,6 +45,8 @@ from .client import (
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 2000
+MAX_REASON = 500  # per failed item
+RETRY_FIELDS = ("status", "last_error", "retries", "next_retry_at")
 CALCULATION_COMPLETE = "calculation_complete"
 CALCULATION_FAILED = "calculation_failed"
 
@@ -55,8 +63,38 @@ def _job_fail(job: Job, reason: str) -> None:
     job.status = JobStatus.FAILED
     job.last_error = reason[:MAX_ERROR]
     job.completed_at = job.completed_at or timezone.now()
-    job.save(update_fields=["status", "last_error", "completed_at"])
+    job.next_retry_at = None
+    job.save(update_fields=["status", "last_error", "completed_at", "next_retry_at"])
     log.warning("VoltMetrics job %s failed: %s", job.job_id, job.last_error)
+
+
+def retry_delay(retry: int) -> timedelta:
+    """The wait before automatic retry ``retry`` (1-based) of a job: VOLTMETRICS_POLL_AFTER
+    doubling, plus up to 20 % jitter so retried jobs do not bunch up."""
+    base = max(0, settings.VOLTMETRICS_POLL_AFTER) * 2 ** (max(1, retry) - 1)
+    return timedelta(seconds=base * random.uniform(1.0, 1.2))
+
+
+def _retry_later(job: Job, reason: str, now) -> bool:
+    """Count one automatic retry of ``job`` and schedule it; False (and the job is left
+    failed) once VOLTMETRICS_JOB_RETRIES are used up. The caller saves the job."""
+    job.last_error = reason[:MAX_ERROR]
+    if job.retries >= max(0, settings.VOLTMETRICS_JOB_RETRIES):
+        job.status = JobStatus.FAILED
+        job.completed_at = job.completed_at or now
+        job.next_retry_at = None
+        log.warning(
+            "VoltMetrics job %s failed after %d retries: %s", job.job_id, job.retries, reason
+        )
+        return False
+    job.status = JobStatus.PROCESSING  # what the poll looks at
+    job.retries += 1
+    job.next_retry_at = now + retry_delay(job.retries)
+    log.warning(
+        "VoltMetrics job %s: %s; retry %d/%d at %s", job.job_id, reason[:300], job.retries,
+        settings.VOLTMETRICS_JOB_RETRIES, job.next_retry_at.isoformat(),
+    )  # fmt: skip
+    return True
 
 
 # --- completion ---------------------------------------------------------------------------------
@@ -78,7 +116,8 @@ def _targets(job: Job) -> tuple[list[str], list[str]]:
 def voltmetrics_job_complete(
     job_id: str, *, client: VoltMetricsClient | None = None, force: bool = False
 ) -> dict:
-    """Fetch and store the results of a completed job, then recompute what they touch."""
+    """Fetch and store the results of a completed job (only the missing ones when an earlier
+    try stored the rest), then recompute what they touch."""
     if _off():
         return {"skipped": "integration off"}
     job = Job.objects.filter(job_id=job_id).first()
@@ -88,55 +127,77 @@ def voltmetrics_job_complete(
     if job.results_fetched_at is not None and not force:
         return {"skipped": "results already fetched"}
     eq_ids, fac_ids = _targets(job)
+    if job.failed_items:
+        eq_ids = [e for e in eq_ids if e in job.failed_items]
+        fac_ids = [e for e in fac_ids if e in job.failed_items]
     client, own = _client(client)
     eq_results: list[EquipmentResultAnswer] = []
     fac_results: list[FacilityResultAnswer] = []
-    errors: list[str] = []
+    failed: dict[str, str] = {}
+    unfetched: list[str] = []
+    interrupted: VoltMetricsError | None = None
     try:
-        for ext in eq_ids:
-            try:
-                eq_results.append(client.get_equipment_result(ext))
-            except VoltMetricsError as exc:
-                if exc.unavailable:
-                    return _fetch_interrupted(job, exc)
-                errors.append(f"equipment {ext}: {exc.message}")
-        for ext in fac_ids:
-            try:
-                fac_results.append(client.get_facility_result(ext))
-            except VoltMetricsError as exc:
-                if exc.unavailable:
-                    return _fetch_interrupted(job, exc)
-                errors.append(f"facility {ext}: {exc.message}")
+        for label, ids, get, out in (
+            ("equipment", eq_ids, client.get_equipment_result, eq_results),
+            ("facility", fac_ids, client.get_facility_result, fac_results),
+        ):
+            for n, ext in enumerate(ids):
+                if interrupted is not None:
+                    unfetched.extend(ids[n:])
+                    break
+                try:
+                    out.append(get(ext))
+                except VoltMetricsError as exc:
+                    if exc.unavailable:
+                        interrupted = exc
+                        unfetched.append(ext)
+                    else:
+                        failed[ext] = f"{label} {ext}: {exc.message}"[:MAX_REASON]
     finally:
         if own:
             client.close()
     now = timezone.now()
     with transaction.atomic():
         facility_pks = _store_equipment(eq_results, now) | _store_facilities(fac_results, now)
-        job.status = JobStatus.FAILED if errors else JobStatus.COMPLETED
-        job.completed_at = job.completed_at or now
-        job.results_fetched_at = now
-        job.last_error = "; ".join(errors)[:MAX_ERROR]
-        job.save(update_fields=["status", "completed_at", "results_fetched_at", "last_error"])
-    if errors:
-        log.warning("VoltMetrics job %s: %d invalid result(s): %s", job_id, len(errors), errors[0])
+        job.failed_items = {
+            **failed,
+            **{e: f"not fetched: {interrupted.message}"[:MAX_REASON] for e in unfetched},
+        }
+        if interrupted is not None:
+            # An outage, not a fault of the answers: the poll fetches the rest later.
+            job.status = JobStatus.PROCESSING
+            job.last_error = f"fetching results: {interrupted.message}"[:MAX_ERROR]
+        elif failed:
+            reason = f"{len(failed)} result(s) not stored: " + "; ".join(failed.values())
+            if not _retry_later(job, reason, now):
+                job.results_fetched_at = now
+        else:
+            job.status = JobStatus.COMPLETED
+            job.completed_at = job.completed_at or now
+            job.results_fetched_at = now
+            job.next_retry_at = None
+            job.last_error = ""
+        job.save(
+            update_fields=[
+                "status", "completed_at", "results_fetched_at", "last_error", "failed_items",
+                "retries", "next_retry_at",
+            ]
+        )  # fmt: skip
+    if interrupted is not None:
+        log.warning("VoltMetrics job %s: fetching results failed: %s", job_id, interrupted.message)
     if facility_pks:
         from voltmetrics.tasks import recompute_facilities_task
 
         recompute_facilities_task.delay(sorted(facility_pks))
-    return {
+    outcome = {
         "status": job.status,
         "equipment": len(eq_results),
         "facilities": len(fac_results),
-        "errors": len(errors),
+        "errors": len(failed),
     }
-
-
-def _fetch_interrupted(job: Job, exc: VoltMetricsError) -> dict:
-    # Still processing: the poll (or a later callback) fetches again.
-    Job.objects.filter(pk=job.pk).update(last_error=f"fetching results: {exc.message}"[:MAX_ERROR])
-    log.warning("VoltMetrics job %s: fetching results failed: %s", job.job_id, exc.message)
-    return {"status": job.status, "error": exc.message}
+    if interrupted is not None:
+        outcome["error"] = interrupted.message
+    return outcome
 
 
 def _computed_at(answer, now):
@@ -235,14 +296,16 @@ def _store_facilities(results: list[FacilityResultAnswer], now) -> set[int]:
 
 
 def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int = 200) -> dict:
-    """Ask VoltMetrics about jobs still processing past VOLTMETRICS_POLL_AFTER (no callback)."""
+    """Ask VoltMetrics about jobs still processing past VOLTMETRICS_POLL_AFTER (no callback),
+    and fetch again the missing results of jobs whose retry is due."""
     if _off():
         return {"skipped": "integration off"}
-    cutoff = timezone.now() - timedelta(seconds=settings.VOLTMETRICS_POLL_AFTER)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.VOLTMETRICS_POLL_AFTER)
     jobs = list(
-        Job.objects.filter(status=JobStatus.PROCESSING, submitted_at__lte=cutoff).order_by(
-            "submitted_at", "id"
-        )[:limit]
+        Job.objects.filter(status=JobStatus.PROCESSING, submitted_at__lte=cutoff)
+        .filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now))
+        .order_by("submitted_at", "id")[:limit]
     )
     stats = {"polled": 0, "completed": 0, "failed": 0, "processing": 0, "error": ""}
     if not jobs:
@@ -250,6 +313,12 @@ def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int
     client, own = _client(client)
     try:
         for job in jobs:
+            if job.failed_items:
+                # VoltMetrics completed it; some results are missing: fetch those again.
+                stats["polled"] += 1
+                if not _complete(job, client, stats):
+                    break
+                continue
             try:
                 answer = client.get_job(job.job_id)
             except VoltMetricsError as exc:
@@ -260,23 +329,18 @@ def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int
                 if exc.kind == "rejected" and exc.status != 404:
                     Job.objects.filter(pk=job.pk).update(last_error=exc.message[:MAX_ERROR])
                     continue
-                reason = "VoltMetrics does not know this job" if exc.status == 404 else exc.message
-                _job_fail(job, reason)
-                stats["failed"] += 1
+                if exc.status == 404:
+                    _job_fail(job, "VoltMetrics does not know this job")
+                    stats["failed"] += 1
+                    continue
+                # The status answer stayed malformed: ask again later, like a missing result.
+                retried = _retry_later(job, f"job status: {exc.message}", timezone.now())
+                job.save(update_fields=[*RETRY_FIELDS, "completed_at"])
+                stats["processing" if retried else "failed"] += 1
                 continue
             stats["polled"] += 1
             if answer.status == JobStatus.COMPLETED:
-                try:
-                    outcome = voltmetrics_job_complete(job.job_id, client=client, force=True)
-                except Exception:
-                    log.exception("VoltMetrics job %s: completing failed", job.job_id)
-                    continue
-                if outcome.get("status") == JobStatus.COMPLETED:
-                    stats["completed"] += 1
-                elif outcome.get("status") == JobStatus.FAILED:
-                    stats["failed"] += 1
-                if outcome.get("error"):
-                    stats["error"] = outcome["error"]
+                if not _complete(job, client, stats):
                     break
             elif answer.status == JobStatus.FAILED:
                 _job_fail(job, answer.error or "VoltMetrics reported the job failed")
@@ -287,6 +351,23 @@ def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int
         if own:
             client.close()
     return stats
+
+
+def _complete(job: Job, client: VoltMetricsClient, stats: dict) -> bool:
+    """Fetch a polled job's results and count the outcome; False when an outage cut the
+    fetching short (the poll stops for this run)."""
+    try:
+        outcome = voltmetrics_job_complete(job.job_id, client=client, force=True)
+    except Exception:
+        log.exception("VoltMetrics job %s: completing failed", job.job_id)
+        return True
+    if outcome.get("error"):
+        stats["error"] = outcome["error"]
+        return False
+    status = outcome.get("status")
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PROCESSING):
+        stats[str(status)] += 1
+    return True
 
 
 # --- retry (admin action) -----------------------------------------------------------------------
@@ -329,7 +410,9 @@ def voltmetrics_job_retry(job: Job, *, client: VoltMetricsClient | None = None) 
     job.items = present
     job.status = JobStatus.PROCESSING
     job.submitted_at = timezone.now()
-    job.completed_at = job.results_fetched_at = None
+    job.completed_at = job.results_fetched_at = job.next_retry_at = None
+    job.failed_items = {}
+    job.retries = 0
     job.attempts += 1
     job.last_error = ""
     job.save()

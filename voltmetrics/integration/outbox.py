@@ -93,7 +93,9 @@ def record_job(*, answer: IngestAnswer, job_kind: str, items: list[str], now) ->
         job.items = list(dict.fromkeys([*job.items, *items]))
         job.status = JobStatus.PROCESSING
         job.submitted_at = now
-        job.completed_at = job.results_fetched_at = None
+        job.completed_at = job.results_fetched_at = job.next_retry_at = None
+        job.failed_items = {}
+        job.retries = 0
         job.attempts += 1
         job.save()
     return job

@@ -24,6 +24,7 @@ def vm_settings(settings):
     settings.VOLTMETRICS_BREAKER_THRESHOLD = 3
     settings.VOLTMETRICS_BREAKER_COOLDOWN = 30
     settings.VOLTMETRICS_POLL_AFTER = 300
+    settings.VOLTMETRICS_JOB_RETRIES = 2
     settings.VOLTMETRICS_ALGORITHM_VERSION = ""
     return settings
 

@@ -5,7 +5,9 @@
 is called, or at once with ``auto_complete``); ``GET /api/v1/results/equipment/{id}`` and
 ``/results/facility/{id}`` answer the latest result of what was ingested; ``GET
 /api/v1/algorithms``. Every call needs ``X-API-Key``. Faults are injected with
-:meth:`FakeVoltMetrics.add_fault` (500s, slow answers, 429, bad JSON, custom bodies).
+:meth:`FakeVoltMetrics.add_fault` (500s, slow answers, 429, bad JSON, custom bodies), or
+with ``garble_every = N``: every Nth call is answered with a garbled body (in turn cut short,
+so not valid JSON, and stripped to its first field, so fields are missing).
 """
 
 from __future__ import annotations
@@ -90,8 +92,12 @@ class FakeVoltMetrics:
     calculated_at: dict[str, str] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Every Nth call (0: none) is answered with a garbled body; those calls are listed.
+    garble_every: int = 0
+    garbled: list[Seen] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _calls: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self):
         self.server.expect_request(re.compile(r"^/api/v1/.*$")).respond_with_handler(self._handle)
@@ -164,8 +170,9 @@ class FakeVoltMetrics:
             body = json.loads(request.get_data()) if request.get_data() else None
         except ValueError:
             body = None
+        seen = Seen(request.method, path, body, request.headers.get("X-API-Key", ""))
         with self._lock:
-            self.seen.append(Seen(request.method, path, body, request.headers.get("X-API-Key", "")))
+            self.seen.append(seen)
             faults = list(self.faults)
         if request.headers.get("X-API-Key") != self.api_key:
             return _error(401, "UNAUTHORIZED", "missing or wrong API key")
@@ -179,6 +186,17 @@ class FakeVoltMetrics:
             answer = fault.response(request)
             if answer is not None:
                 return answer
+        response = self._answer(request, path, body)
+        if self.garble_every:
+            with self._lock:
+                n = next(self._calls)
+                if n % self.garble_every:
+                    return response
+                self.garbled.append(seen)
+            return _garble(response, cut=(n // self.garble_every) % 2 == 1)
+        return response
+
+    def _answer(self, request: Request, path: str, body) -> Response:
         if request.method == "POST" and path.startswith("/ingest/"):
             return self._ingest(path.rsplit("/", 1)[-1], body)
         if request.method != "GET":
@@ -259,6 +277,20 @@ class FakeVoltMetrics:
         if kind == "equipment":
             return _json(equipment_result(ext, score, ts))
         return _json(facility_result(ext, score, ts))
+
+
+def _garble(response: Response, *, cut: bool) -> Response:
+    """The same answer, garbled: cut in half (not valid JSON) or with only its first field."""
+    data = response.get_data()
+    try:
+        parsed = None if cut else json.loads(data)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed:
+        data = json.dumps(dict([next(iter(parsed.items()))])).encode()
+    else:
+        data = data[: len(data) // 2]
+    return Response(data, status=response.status_code, content_type="application/json")
 
 
 def equipment_result(ext: str, score: int, ts: str, **over) -> dict:

@@ -134,6 +134,63 @@ def test_a_malformed_equipment_result_is_refused(vm, body, reason):
     assert reason in err.value.message
 
 
+@pytest.mark.parametrize(
+    "garbled",
+    [
+        fv.raw('{"job_id": "job_1", "sta'),  # cut short: not valid JSON
+        fv.answer({"job_id": "job_1"}),  # status missing
+        fv.raw("<html><body>Bad gateway</body></html>"),
+    ],
+)
+def test_a_garbled_get_is_asked_again(vm, garbled):
+    c = client()
+    job_id = c.ingest_equipment([eq_item()], CALC).job_id
+    vm.add_fault(garbled, path="GET /jobs/", times=2)
+    sleeps = Sleeps()
+    c.sleep = sleeps
+    answer = c.get_job(job_id)
+    assert (answer.job_id, answer.status) == (job_id, "processing")
+    assert len(vm.requests("GET", "/jobs/")) == 3
+    assert len(sleeps) == 2 and all(0 <= s <= 0.05 for s in sleeps)
+    assert CircuitBreaker().state() == "closed"
+
+
+def test_a_get_that_stays_garbled_is_invalid_after_the_retries(vm, vm_settings):
+    vm_settings.VOLTMETRICS_BREAKER_THRESHOLD = 1
+    vm.bodies["eq_1"] = '{"equipment_id": "eq_1", "risk_'
+    with pytest.raises(VoltMetricsError) as err:
+        client().get_equipment_result("eq_1")
+    assert err.value.kind == "invalid" and err.value.status == 200
+    assert "not valid JSON" in err.value.message and "after 3 attempts" in err.value.message
+    assert len(vm.requests("GET")) == 3
+    assert CircuitBreaker().state() == "closed"  # the service answered: it is up
+
+
+def test_an_out_of_range_get_is_not_asked_again(vm):
+    vm.bodies["eq_1"] = fv.equipment_result("eq_1", 101, "2025-01-01T00:00:00Z")
+    with pytest.raises(VoltMetricsError, match="risk_score 101 is outside 0–100"):
+        client().get_equipment_result("eq_1")
+    assert len(vm.requests("GET")) == 1
+
+
+def test_a_garbled_post_is_not_sent_again(vm):
+    vm.add_fault(fv.raw('{"job_id": "j'), path="POST /ingest/equipment", times=1)
+    with pytest.raises(VoltMetricsError, match="not valid JSON") as err:
+        client().ingest_equipment([eq_item()], CALC)
+    assert err.value.kind == "invalid"
+    assert len(vm.requests("POST")) == 1
+
+
+@pytest.mark.parametrize("rating", [["High"], {"level": "High"}, None, 3])
+def test_a_rating_of_the_wrong_type_is_refused(vm, rating):
+    body = fv.equipment_result("eq_1", 50, "2025-01-01T00:00:00Z")
+    body["risk_assessment"]["risk_rating"] = rating
+    vm.bodies["eq_1"] = body
+    with pytest.raises(VoltMetricsError, match="is not one of Low, Medium, High") as err:
+        client().get_equipment_result("eq_1")
+    assert err.value.kind == "invalid"
+
+
 def test_an_unknown_rating_is_refused(vm):
     body = fv.equipment_result("eq_1", 50, "2025-01-01T00:00:00Z")
     body["risk_assessment"]["risk_rating"] = "Severe"

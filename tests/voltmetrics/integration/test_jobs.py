@@ -1,5 +1,5 @@
-"""Jobs: results stored with source voltmetrics, the served-result rule end to end, invalid
-answers fail the job without replacing good results, polling, retry."""
+"""Jobs: results stored with source voltmetrics, the served-result rule end to end, polling,
+retry. Invalid answers and the automatic retries: test_job_retries.py."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -97,27 +97,6 @@ def test_a_result_older_than_24_hours_is_not_served(vm, pushed):
     assert vm_row("eq_1").served is False and local_row("eq_1").served is True
 
 
-def test_a_malformed_answer_fails_the_job_and_keeps_the_good_stored_result(vm, pushed):
-    job = pushed[JobKind.EQUIPMENT]
-    vm.scores.update(eq_1=60, eq_2=60)
-    vm.finish(job.job_id)
-    voltmetrics_job_complete(job.job_id)
-    good = vm_row("eq_1")
-    # A later job answers a score of 140 for eq_1 and an unknown rating for eq_2.
-    vm.bodies["eq_1"] = fv.equipment_result("eq_1", 140, datetime.now(UTC).isoformat())
-    bad = fv.equipment_result("eq_2", 50, datetime.now(UTC).isoformat())
-    bad["risk_assessment"]["risk_rating"] = "Severe"
-    vm.bodies["eq_2"] = bad
-    outcome = voltmetrics_job_complete(job.job_id, force=True)
-    assert outcome["errors"] == 2
-    job.refresh_from_db()
-    assert job.status == JobStatus.FAILED
-    assert "equipment eq_1" in job.last_error and "140 is outside 0–100" in job.last_error
-    assert "'Severe' is not one of" in job.last_error
-    after = vm_row("eq_1")
-    assert (after.risk_score, after.computed_at) == (good.risk_score, good.computed_at)
-
-
 def test_a_transport_failure_while_fetching_keeps_the_job_processing(vm, pushed, vm_settings):
     job = pushed[JobKind.EQUIPMENT]
     vm.finish(job.job_id)
@@ -176,11 +155,14 @@ def test_retry_resends_the_items_as_a_new_job(vm, pushed):
     vm.finish(job.job_id, status="failed", error="boom")
     Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, last_error="boom")
     job.refresh_from_db()
+    Job.objects.filter(pk=job.pk).update(failed_items={"eq_2": "bad"}, retries=2)
+    job.refresh_from_db()
     old_id = job.job_id
     assert voltmetrics_job_retry(job) == "resent"
     job.refresh_from_db()
     assert job.job_id != old_id and job.job_id in vm.jobs
     assert (job.status, job.attempts, job.last_error) == (JobStatus.PROCESSING, 2, "")
+    assert (job.failed_items, job.retries, job.next_retry_at) == ({}, 0, None)
     assert vm.jobs[job.job_id].items == ["eq_1", "eq_2"]
     vm.add_fault(fv.status(500), path="POST", times=None)
     assert voltmetrics_job_retry(job) == "failed"
