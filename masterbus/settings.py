@@ -348,3 +348,8 @@ VOLTMETRICS_JOB_RETRIES = env.int("VOLTMETRICS_JOB_RETRIES", default=8)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     # /health and /ready are probed over plain HTTP inside the cluster.
     SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+# One refresh cycle (the debounce plus the per-minute drain): while a changed ThreatMap payload
+# is rebuilt, the previous one is served (X-Data-Stale: true) at most this long after it changed.
+THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
+    "THREATMAP_REFRESH_CYCLE_SECONDS", default=RECOMPUTE_DEBOUNCE_SECONDS + 60
+)

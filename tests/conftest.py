@@ -42,6 +42,22 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(params=["locmem", pytest.param("redis", marks=pytest.mark.services)])
+def cache_backend(request):
+    """Run the test on the in-process cache and, with the services, on the real Redis."""
+    from django.core.cache import cache
+    from django.test import override_settings
+
+    if request.param == "redis":
+        yield "redis"  # the services' default cache
+        return
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=locmem):
+        cache.clear()
+        yield "locmem"
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _tasks_in_process(request):
     """Tasks run in the test's process (eagerly), except in the end-to-end tests, which

@@ -31,7 +31,24 @@ CACHE_HEADERS = [
         OpenApiTypes.STR,
         OpenApiParameter.HEADER,
         description="An ETag from an earlier response; a match answers 304 without a body.",
-    )
+    ),
+    OpenApiParameter(
+        "ETag",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        description="Strong tag of this payload's exact bytes.",
+    ),
+    OpenApiParameter(
+        "X-Data-Stale",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        enum=["true"],
+        description="Present (`true`) when the payload is the previous one, served while the "
+        "changed one is rebuilt (at most one refresh cycle after the change); absent on fresh "
+        "payloads.",
+    ),
 ]
 
 

@@ -1,17 +1,17 @@
 """Celery tasks of the risk pipeline: thin doors onto voltmetrics.services.
 
-Tasks take ISO dates, never model instances. Every recompute holds one cache lock, so the
-per-minute drain, the nightly full recompute, a publish's recompute, the recompute after
-VoltMetrics results and ``manage.py recompute_risk`` never overlap (a recompute after changes
-reuses stored per-equipment parts of unchanged equipment; it relies on no other recompute
-writing parts of records it loaded before a change).
+Tasks take ISO dates, never model instances. Every recompute holds one cache lock
+(``masterbus.locks``: released only by its holder), so the per-minute drain, the nightly full
+recompute, a publish's recompute, the recompute after VoltMetrics results,
+``manage.py recompute_risk`` and ``manage.py demo_setup`` never overlap (a recompute after
+changes reuses stored per-equipment parts of unchanged equipment; it relies on no other
+recompute writing parts of records it loaded before a change).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date
@@ -20,6 +20,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+
+from masterbus.locks import CacheLock
 
 from . import services
 
@@ -49,9 +51,9 @@ class RecomputeLocked(Exception):
 def recompute_lock(*, wait: float = 0, on_wait: Callable[[], None] | None = None):
     """Hold the recompute lock or raise RecomputeLocked (after waiting up to ``wait``
     seconds for it; ``on_wait`` is called once when it has to wait)."""
-    token = uuid.uuid4().hex
+    lock = CacheLock(RECOMPUTE_LOCK_KEY, RECOMPUTE_LOCK_TTL)
     deadline = time.monotonic() + wait
-    while not cache.add(RECOMPUTE_LOCK_KEY, token, timeout=RECOMPUTE_LOCK_TTL):
+    while not lock.acquire():
         if time.monotonic() >= deadline:
             raise RecomputeLocked
         if on_wait is not None:
@@ -61,8 +63,7 @@ def recompute_lock(*, wait: float = 0, on_wait: Callable[[], None] | None = None
     try:
         yield
     finally:
-        if cache.get(RECOMPUTE_LOCK_KEY) == token:
-            cache.delete(RECOMPUTE_LOCK_KEY)
+        lock.release()  # only our own: one that expired and was taken by another stays
 
 
 def _date(value: str | date | None) -> date | None:

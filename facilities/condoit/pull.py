@@ -5,26 +5,26 @@ asks for records updated since the stored high-water mark (inclusive: re-seen bo
 records are detected as unchanged), follows ``nextCursor`` to the end, and commits each page
 in one transaction together with the advanced mark, so an interrupted pull resumes from the
 last committed page without loss or duplication. A cache lock keeps two pulls from running
-at once (with Redis it holds across processes and hosts).
+at once (with Redis it holds across processes and hosts); it is extended after each page and
+released only by its holder (``masterbus.locks``).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from facilities.choices import RecordKind, SyncSource
 from facilities.models import RejectedRecord, SyncCursor, SyncRun
+from masterbus.locks import CacheLock
 
 from .client import RESOURCES, CondoitClient, CondoitError
 from .ingest import Ingestor
@@ -85,9 +85,8 @@ def condoit_pull(
     if client is None and (not settings.CONDOIT_URL or not settings.CONDOIT_TOKEN):
         raise PullNotConfigured("Condoit pull is not configured: set CONDOIT_URL and CONDOIT_TOKEN")
 
-    token = uuid.uuid4().hex
-    ttl = settings.CONDOIT_SYNC_LOCK_TTL
-    acquired = cache.add(LOCK_KEY, token, ttl)
+    lock = CacheLock(LOCK_KEY, settings.CONDOIT_SYNC_LOCK_TTL)
+    acquired = lock.acquire()
     if acquired is None:  # django-redis with IGNORE_EXCEPTIONS: the cache is down
         raise PullLocked("could not take the Condoit pull lock (cache unavailable); not pulling")
     if not acquired:
@@ -96,13 +95,12 @@ def condoit_pull(
     try:
         if own_client:
             client = CondoitClient()
-        return _run(client, ordered, full=full, lock_token=token, on_page=on_page)
+        return _run(client, ordered, full=full, lock=lock, on_page=on_page)
     finally:
         if own_client and client is not None:
             client.close()
-        # Release only our own lock: if it expired and another pull took it, leave theirs.
-        if cache.get(LOCK_KEY) == token:
-            cache.delete(LOCK_KEY)
+        # Releases only our own lock: if it expired and another pull took it, theirs stays.
+        lock.release()
 
 
 def _run(
@@ -110,7 +108,7 @@ def _run(
     resources: list[str],
     *,
     full: bool,
-    lock_token: str,
+    lock: CacheLock,
     on_page: PageCallback | None,
 ) -> SyncRun:
     label = "pull" + (" (full)" if full else "") + ": " + ", ".join(resources)
@@ -118,7 +116,7 @@ def _run(
     resource = resources[0] if resources else ""
     try:
         for resource in resources:
-            _pull_resource(client, ing, resource, full=full, lock_token=lock_token, on_page=on_page)
+            _pull_resource(client, ing, resource, full=full, lock=lock, on_page=on_page)
         _retry_orphans(ing)
     except CondoitError as exc:
         log.warning("Condoit pull #%s stopped: %s", ing.run.pk, exc.message)
@@ -138,7 +136,7 @@ def _pull_resource(
     resource: str,
     *,
     full: bool,
-    lock_token: str,
+    lock: CacheLock,
     on_page: PageCallback | None,
 ) -> None:
     kind = KIND_OF[resource]
@@ -166,7 +164,7 @@ def _pull_resource(
         records += len(items)
         if on_page is not None:
             on_page(resource, page, len(items), records)
-        _keep_lock(lock_token)
+        _keep_lock(lock)
         if next_cursor is None:
             return
         if next_cursor in seen_cursors:
@@ -193,14 +191,14 @@ def max_updated_at(items: list[Any]) -> datetime | None:
     return best
 
 
-def _keep_lock(token: str) -> None:
-    """Extend our lock after each page, so a long pull does not outlive it."""
-    if cache.get(LOCK_KEY) != token:
+def _keep_lock(lock: CacheLock) -> None:
+    """Extend our lock after each page (compare and extend in one step), so a long pull does
+    not outlive it; stop when it is no longer ours."""
+    if not lock.extend(settings.CONDOIT_SYNC_LOCK_TTL):
         raise _LockLost(
             "the pull lock expired (CONDOIT_SYNC_LOCK_TTL) and was taken by another pull; "
             "stopped after the last committed page"
         )
-    cache.touch(LOCK_KEY, settings.CONDOIT_SYNC_LOCK_TTL)
 
 
 def _retry_orphans(ing: Ingestor) -> None:

@@ -4,13 +4,14 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from facilities.condoit.files import import_file
 from masterbus.choices import ApiScope
 from masterbus.models import ApiKey
 from masterbus.services import api_key_create, api_key_revoke
 from voltmetrics.services import risk_recompute
+from voltmetrics.tasks import RECOMPUTE_LOCK_TTL, RecomputeLocked, recompute_lock
 
 DEMO_KEY_NAME = "demo read key"
 
@@ -44,7 +45,20 @@ class Command(BaseCommand):
             f"{run.created}, updated {run.updated}, unchanged {run.unchanged}, "
             f"rejected {run.rejected}"
         )
-        stats = risk_recompute()
+
+        def waiting() -> None:
+            self.stderr.write("Waiting for a running recompute to finish …")
+
+        # The same lock as every other recompute: never two at once.
+        try:
+            with recompute_lock(wait=RECOMPUTE_LOCK_TTL, on_wait=waiting):
+                stats = risk_recompute()
+        except RecomputeLocked:
+            raise CommandError(
+                f"Another recompute has held the lock for {RECOMPUTE_LOCK_TTL} s; the demo "
+                "portfolio is imported but its figures are not computed: run demo_setup again "
+                "later"
+            ) from None
         self.stdout.write(
             f"Computed risk and compliance: {stats.facilities} facilities, "
             f"{stats.equipment} equipment, {stats.snapshots_backfilled} monthly snapshots "

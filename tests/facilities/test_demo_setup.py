@@ -1,0 +1,58 @@
+"""demo_setup computes the figures under the recompute lock, like every other recompute:
+it waits while another recompute runs, and gives up clearly when the lock stays taken."""
+
+import io
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from masterbus.management.commands import demo_setup
+from voltmetrics import tasks
+from voltmetrics.models import FacilityAssessment
+
+pytestmark = pytest.mark.django_db
+
+
+def run_demo(**streams):
+    call_command("demo_setup", facilities=1, equipment_per_facility=2, **streams)
+
+
+def test_waits_for_a_running_recompute(monkeypatch):
+    monkeypatch.setattr(tasks, "LOCK_POLL_SECONDS", 0.05)
+    held, release = threading.Event(), threading.Event()
+    released = {}
+
+    def hold():
+        with tasks.recompute_lock():
+            held.set()
+            release.wait(10)
+            released["at"] = timezone.now()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+    timer = threading.Timer(0.5, release.set)
+    timer.start()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        run_demo(stdout=out, stderr=err)
+    finally:
+        release.set()
+        holder.join(5)
+    assert "Waiting for a running recompute to finish" in err.getvalue()
+    assert "Computed risk and compliance: 1 facilities," in out.getvalue()
+    # Computed only once the other recompute had let go of the lock.
+    computed = FacilityAssessment.objects.get()
+    assert computed.computed_at >= released["at"]
+
+
+def test_gives_up_clearly_when_the_lock_stays_taken(monkeypatch):
+    monkeypatch.setattr(demo_setup, "RECOMPUTE_LOCK_TTL", 0)
+    out = io.StringIO()
+    with tasks.recompute_lock():
+        with pytest.raises(CommandError, match="Another recompute has held the lock"):
+            run_demo(stdout=out, stderr=io.StringIO())
+    assert not FacilityAssessment.objects.exists()
+    assert "MasterBus demo is ready" not in out.getvalue()
