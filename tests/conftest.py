@@ -43,19 +43,19 @@ def _clear_cache():
 
 
 @pytest.fixture(params=["locmem", pytest.param("redis", marks=pytest.mark.services)])
-def cache_backend(request):
-    """Run the test on the in-process cache and, with the services, on the real Redis."""
+def cache_backend(request, settings):
+    """Run the test on the in-process cache and, with the services, on the real Redis.
+    The switch goes through the ``settings`` fixture, so it is undone in order with the
+    test's other setting changes (a nested override_settings would leak into later tests)."""
     from django.core.cache import cache
-    from django.test import override_settings
 
     if request.param == "redis":
         yield "redis"  # the services' default cache
         return
-    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    with override_settings(CACHES=locmem):
-        cache.clear()
-        yield "locmem"
-        cache.clear()
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield "locmem"
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
