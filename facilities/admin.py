@@ -307,7 +307,7 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
             return "—"
         try:
             text = json.dumps(json.loads(obj.raw), indent=2, sort_keys=True)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to indent
             text = obj.raw
         return format_html("<pre>{}</pre>", text)
 

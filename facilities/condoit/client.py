@@ -21,6 +21,8 @@ from django.conf import settings
 
 from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
 
+from .bounds import json_error
+
 log = logging.getLogger(__name__)
 
 RESOURCES = ("facilities", "equipment", "maintenance-records")
@@ -199,7 +201,7 @@ def _parse_page(body: bytes, resource: str) -> tuple[list[Any], str | None]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise CondoitError(f"{resource}: the page is not valid JSON ({exc})") from None
+        raise CondoitError(f"{resource}: the page is not valid JSON ({json_error(exc)})") from None
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("items"), list)

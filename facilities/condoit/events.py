@@ -78,8 +78,10 @@ def event_apply(body) -> EventResult:
     try:
         CLEANERS[kind](data, now=ing.now)
     except RecordError as exc:
-        if action == "deleted" and isinstance(data.get("id"), str):
-            # A deletion may carry only the id: soft-delete the mirror.
+        deleted_id = data.get("id") if action == "deleted" else None
+        if isinstance(deleted_id, str) and "\x00" not in deleted_id:
+            # A deletion may carry only the id: soft-delete the mirror. (An id holding NUL
+            # names no record: the record's own error is answered.)
             try:
                 with transaction.atomic():
                     outcome = _soft_delete(run, kind, data["id"], occurred_at)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Callable
-from itertools import compress, tee
+from itertools import accumulate, compress, repeat, tee
 from operator import itemgetter
 from pathlib import Path
 from typing import IO
@@ -15,6 +16,7 @@ import orjson
 from facilities.choices import SyncSource
 from facilities.models import SyncRun
 
+from .bounds import JSON_MAX_DEPTH, json_error
 from .ingest import Ingestor
 
 SECTIONS = (
@@ -92,32 +94,55 @@ def import_file(
 
 
 _SECTION_KEYS = frozenset(key for key, _ in SECTIONS)
+# How an event of ijson.basic_parse changes the nesting depth.
+_DEPTH_STEP = defaultdict(int, start_map=1, start_array=1, end_map=-1, end_array=-1)
+# Depths (open containers before an event) whose events the check pass looks at: the
+# document's own level, and (the default) anything deeper than JSON_MAX_DEPTH.
+_LOOK_AT = {0: True, 1: True} | dict.fromkeys(range(2, JSON_MAX_DEPTH + 1), False)
 
 
 def _check_document(path: Path, progress: ProgressFactory) -> None:
-    """Pass 0: the whole document parses and its sections are arrays (writes nothing).
+    """Pass 0: the whole document parses, its sections are arrays, and it nests at most
+    JSON_MAX_DEPTH levels (writes nothing).
 
-    Only the few events at a section's own level reach Python: the parser's events are
-    selected by prefix with C-level iterator tools, so the check costs about what parsing does.
+    The parser's events carry no paths (a path per event costs memory quadratic in the
+    depth); their depths are summed and only the few events at the document's own level
+    (or too deep) are selected, with C-level iterator tools, so the check costs about what
+    parsing does. The depth bound keeps the later passes, which do name paths, cheap.
     """
     size = path.stat().st_size
     with path.open("rb") as raw:
         fh = progress(raw, size, "checking")
         try:
-            events = ijson.parse(fh, use_float=True)
+            events = ijson.basic_parse(fh, use_float=True)
             first = next(events, None)
             if first is None:
                 raise FileFormatError(f"{path.name}: the file is empty")
-            if first[1] != "start_map":
+            if first[0] != "start_map":
                 raise FileFormatError(
                     f"{path.name}: the export must be a JSON object with "
                     "facilities, equipment and maintenanceRecords arrays"
                 )
-            events, prefixes = tee(events)
-            at_section_level = map(_SECTION_KEYS.__contains__, map(itemgetter(0), prefixes))
-            for prefix, event, _value in compress(events, at_section_level):
-                if event not in ("start_array", "end_array", "null"):
-                    raise FileFormatError(f"{path.name}: {prefix!r} must be an array")
+            events, for_depth = tee(events)
+            steps = map(_DEPTH_STEP.__getitem__, map(itemgetter(0), for_depth))
+            # The depth before each event (one more value, after the last, is never read).
+            depths, for_select = tee(accumulate(steps, initial=1))
+            selected = compress(
+                zip(events, depths, strict=False), map(_LOOK_AT.get, for_select, repeat(True))
+            )
+            key = None
+            for (event, value), depth in selected:
+                if depth > JSON_MAX_DEPTH:
+                    raise FileFormatError(
+                        f"{path.name}: nested more than {JSON_MAX_DEPTH} levels deep; "
+                        "nothing was imported"
+                    )
+                if event == "map_key":
+                    key = value
+                    continue
+                if key in _SECTION_KEYS and event not in ("start_array", "null"):
+                    raise FileFormatError(f"{path.name}: {key!r} must be an array")
+                key = None
         except ijson.JSONError as exc:
             if _is_blank(path):
                 raise FileFormatError(f"{path.name}: the file is empty") from None
@@ -165,7 +190,7 @@ def _read_ndjson(path: Path, ing: Ingestor, progress: ProgressFactory) -> None:
                     kind="",
                     record=None,
                     field="line",
-                    reason=f"not valid JSON: {exc}",
+                    reason=f"not valid JSON: {json_error(exc)}",
                     line=number,
                     raw_text=line.decode(errors="replace"),
                 )

@@ -43,6 +43,7 @@ from facilities.services import changes_record
 from masterbus.bulk import allocate_pks, bulk_insert, bulk_upsert, rows_where_in
 from masterbus.overlap import Background, overlap_available
 
+from .bounds import dumps_bounded, unstorable
 from .schema import CLEANERS, RecordError, record_id_of
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ def _raw_id(record: Any) -> str | None:
     """The id a raw record will be stored under, when it has a usable one."""
     rid = record.get("id") if isinstance(record, dict) else None
     return rid.strip() or None if isinstance(rid, str) else None
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 def digest(record: Any) -> str:
@@ -220,12 +225,9 @@ class Ingestor:
             return
         try:
             record_hash = digest(record)
-        except TypeError:  # e.g. an integer beyond 64 bits in a free-form object
-            self.reject(
-                kind=kind, record=None, field="record",
-                reason="contains a number MasterBus cannot store", line=line,
-                raw_text=repr(record)[: self._raw_max],
-            )  # fmt: skip
+        except TypeError:  # nested too deep, or e.g. an integer beyond 64 bits
+            bad = unstorable(record)
+            self.reject(kind=kind, record=record, field=bad.field, reason=bad.reason, line=line)
             return
         self._buffers[kind].append(_Item(None, record, line, record_hash))
         if len(self._buffers[kind]) >= self.batch_size:
@@ -244,8 +246,8 @@ class Ingestor:
         if raw_text is None:
             try:
                 raw_text = orjson.dumps(record).decode()
-            except TypeError:
-                raw_text = repr(record)
+            except TypeError:  # nested too deep for orjson, or a number beyond 64 bits
+                raw_text = dumps_bounded(record, self._raw_max)
         truncated = len(raw_text.encode()) > self._raw_max
         if truncated:
             raw_text = raw_text.encode()[: self._raw_max].decode(errors="ignore")
@@ -253,11 +255,12 @@ class Ingestor:
         rejection = RejectedRecord(
             sync_run=self.run,
             kind=kind,
-            record_id=rid,
+            # What was sent may hold NUL, which PostgreSQL cannot store: shown as U+FFFD.
+            record_id=_storable(rid),
             line=line,
-            field=field[:200],
-            reason=reason,
-            raw=raw_text,
+            field=_storable(field[:200]),
+            reason=_storable(reason),
+            raw=_storable(raw_text),
             raw_truncated=truncated,
         )
         with self._lock:
@@ -712,7 +715,9 @@ class Ingestor:
     def _defer(self, kind: str, it: _Item) -> None:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile()
-        self._spill.write(orjson.dumps({"k": kind, "r": it.raw, "l": it.line}) + b"\n")
+        # The record as its own JSON fragment: wrapping it must not add a level to dump.
+        raw = orjson.Fragment(orjson.dumps(it.raw))
+        self._spill.write(orjson.dumps({"k": kind, "r": raw, "l": it.line}) + b"\n")
         self._spilled += 1
 
     def _replay_deferred(self) -> None:

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from .bounds import (
+    RecordError,
+    check_free_form,
+    check_storable,
+    check_unknown_fields,
+    dumps_bounded,
+)
 
 NAME_MAX = 200
 SHORT_MAX = 500
@@ -50,23 +58,14 @@ MAINTENANCE_KEYS = frozenset(
 )  # fmt: skip
 
 
-class RecordError(ValueError):
-    """A record is invalid: ``field`` names where, ``reason`` says why."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
 def record_id_of(record: Any) -> str:
     """Best-effort id of a raw record, for rejection reports."""
     if isinstance(record, dict):
         rid = record.get("id")
         if isinstance(rid, str):
             return rid[:ID_MAX]
-        if rid is not None:
-            return str(rid)[:ID_MAX]
+        if rid is not None:  # an id of any depth, written without recursion
+            return dumps_bounded(rid, ID_MAX)[:ID_MAX]
     return ""
 
 
@@ -178,7 +177,12 @@ def opt_ts(rec: dict, key: str, path: str = "") -> datetime | None:
         raise RecordError(path + key, f"is not a real timestamp: {value}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise RecordError(path + key, "must carry a UTC offset")
-    return parsed
+    # Stored as UTC: any offset up to ±23:59 (PostgreSQL keeps none beyond ±15:59), and the
+    # instant must be a UTC date between years 1 and 9999.
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise RecordError(path + key, f"is out of range: {value}") from None
 
 
 def req_ts(rec: dict, key: str) -> datetime:
@@ -225,12 +229,16 @@ def _timestamps(rec: dict) -> dict:
 
 
 def _extra(rec: dict, known: frozenset[str]) -> dict:
-    return {k: v for k, v in rec.items() if k not in known}
+    extra = {k: v for k, v in rec.items() if k not in known}
+    if extra:
+        check_unknown_fields(extra)  # kept as they came: free-form, within the bounds
+    return extra
 
 
 def _require_object(rec: Any) -> dict:
     if not isinstance(rec, dict):
         raise RecordError("record", "must be a JSON object")
+    check_storable(rec)  # it is hashed and, when rejected, kept: at any depth
     return rec
 
 
@@ -266,22 +274,8 @@ def clean_facility(rec: Any, *, now: datetime) -> dict:
 SPEC_NUMBERS = {"amperage": (0, 100_000), "mainDisconnectRating": (0, 100_000)}
 
 
-def _check_free_form(value, path: str) -> None:
-    """Free-form objects keep unknown keys, but only values JSON storage can hold."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise RecordError(path, "must be a finite number")
-    if isinstance(value, str) and "\x00" in value:
-        raise RecordError(path, "must not contain NUL characters")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_free_form(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_free_form(v, f"{path}[{i}]")
-
-
 def _clean_specs(specs: dict) -> dict:
-    _check_free_form(specs, "specs")
+    check_free_form(specs, "specs")  # unknown keys are kept, within the bounds
     if "voltage" in specs and specs["voltage"] is not None:
         opt_str(specs, "voltage", SHORT_MAX, "specs.")
     for key, (lo, hi) in SPEC_NUMBERS.items():
@@ -353,6 +347,7 @@ def _clean_observations(obs: dict | None) -> dict | None:
     opt_bool(obs, "clearanceIssue", p)
     opt_number(obs, "operatingTempC", -60, 1000, p)
     opt_enum(obs, "overallCondition", CONDITIONS, p)
+    check_free_form(obs, "observations")
     return obs
 
 
