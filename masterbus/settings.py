@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
     # token throttle; 0 = REMOTE_ADDR only (X-Forwarded-For is ignored, it can be forged).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["masterbus.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "masterbus.api.errors.exception_handler",
 }

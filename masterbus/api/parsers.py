@@ -1,0 +1,17 @@
+"""The API's JSON parser: orjson, so a body nested past orjson's 1024 levels (or otherwise
+not JSON) is a 400 ``VALIDATION_ERROR``. DRF's own parser uses the standard library, which
+raises ``RecursionError`` on a deeply nested body (a 500 before this parser)."""
+
+import orjson
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser
+
+
+class JSONParser(BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return orjson.loads(stream.read() if stream is not None else b"")
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"Body is not valid JSON: {exc}") from None
