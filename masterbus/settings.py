@@ -302,6 +302,11 @@ VOLTMETRICS_BREAKER_COOLDOWN = env.float("VOLTMETRICS_BREAKER_COOLDOWN", default
 VOLTMETRICS_BATCH_SIZE = env.int("VOLTMETRICS_BATCH_SIZE", default=500)
 # Jobs still processing this many seconds after submission are polled (no callback came).
 VOLTMETRICS_POLL_AFTER = env.int("VOLTMETRICS_POLL_AFTER", default=300)
+# A job whose results could not all be fetched (or whose status answer stayed malformed) is
+# retried by the poll this many times, the nth retry VOLTMETRICS_POLL_AFTER × 2^(n-1) seconds
+# (+ up to 20 % jitter) after the previous try: with the defaults, over about a day. Then it
+# is left failed for staff.
+VOLTMETRICS_JOB_RETRIES = env.int("VOLTMETRICS_JOB_RETRIES", default=8)
 # calculation_settings.algorithm_version sent with each push; empty = VoltMetrics' current
 # version (GET /algorithms, cached for an hour).
 VOLTMETRICS_ALGORITHM_VERSION = env.str("VOLTMETRICS_ALGORITHM_VERSION", default="")
@@ -310,6 +315,11 @@ VOLTMETRICS_ALGORITHM_VERSION = env.str("VOLTMETRICS_ALGORITHM_VERSION", default
 # A burst of record changes within this many seconds makes one recompute, this long after
 # the first change (the per-minute beat drain is the safety net).
 RECOMPUTE_DEBOUNCE_SECONDS = env.int("RECOMPUTE_DEBOUNCE_SECONDS", default=5)
+# One refresh cycle (the debounce plus the per-minute drain): while a changed ThreatMap payload
+# is rebuilt, the previous one is served (X-Data-Stale: true) at most this long after it changed.
+THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
+    "THREATMAP_REFRESH_CYCLE_SECONDS", default=RECOMPUTE_DEBOUNCE_SECONDS + 60
+)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -338,18 +348,8 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-# A job whose results could not all be fetched (or whose status answer stayed malformed) is
-# retried by the poll this many times, the nth retry VOLTMETRICS_POLL_AFTER × 2^(n-1) seconds
-# (+ up to 20 % jitter) after the previous try: with the defaults, over about a day. Then it
-# is left failed for staff.
-VOLTMETRICS_JOB_RETRIES = env.int("VOLTMETRICS_JOB_RETRIES", default=8)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     # /health and /ready are probed over plain HTTP inside the cluster.
     SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
-# One refresh cycle (the debounce plus the per-minute drain): while a changed ThreatMap payload
-# is rebuilt, the previous one is served (X-Data-Stale: true) at most this long after it changed.
-THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
-    "THREATMAP_REFRESH_CYCLE_SECONDS", default=RECOMPUTE_DEBOUNCE_SECONDS + 60
-)
