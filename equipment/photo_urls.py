@@ -1,11 +1,14 @@
 """Routes of the photo endpoints (included in masterbus/urls.py api_v1; with and without a
-trailing slash), and the one place that makes their signed URLs."""
+trailing slash; ids are ``cid`` segments, masterbus.api.ids), and the one place that makes
+their signed URLs."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.urls import path, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from masterbus.api import ids as _ids  # noqa: F401  registers the cid path converter
 
 from . import photo_views
 
@@ -19,8 +22,8 @@ def _unlisted(view):
 
 urlpatterns = []
 for route, view, name in (
-    ("photos/<str:photo_id>", photo_views.PhotoView, "photo"),
-    ("photos/<str:photo_id>/thumbnail", photo_views.PhotoThumbnailView, "photo-thumbnail"),
+    ("photos/<cid:photo_id>", photo_views.PhotoView, "photo"),
+    ("photos/<cid:photo_id>/thumbnail", photo_views.PhotoThumbnailView, "photo-thumbnail"),
 ):
     urlpatterns += [
         path(route, view.as_view(), name=name),

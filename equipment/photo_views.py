@@ -18,6 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
+from masterbus.api.ids import id_parameter
 from masterbus.api.photo_urls import SignedUrlOrReadScope
 from masterbus.api.schema import READ_ERRORS, error_responses
 
@@ -26,18 +27,21 @@ from .models import Photo
 from .photos import thumbnail_content_type
 
 _PARAMS = [
+    id_parameter("photo_id", "photo"),
     OpenApiParameter(
-        "photo_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Condoit photo id"
+        "exp",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999_999},
+        OpenApiParameter.QUERY,
+        description="Signed URL: expiry (unix seconds). Given with sig; a missing, expired or "
+        "forged signature is 403.",
     ),
     OpenApiParameter(
-        "exp", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False,
-        description="Signed URL: expiry (unix seconds)",
+        "sig",
+        {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        OpenApiParameter.QUERY,
+        description="Signed URL: HMAC-SHA256 (hex) over path and expiry.",
     ),
-    OpenApiParameter(
-        "sig", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
-        description="Signed URL: HMAC over path and expiry",
-    ),
-]  # fmt: skip
+]
 
 
 def _etag(photo: Photo, kind: str, name: str) -> str:

@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "masterbus.api.schema.strip_trailing_slashes",
+        "masterbus.api.schema.add_components",
+        "masterbus.api.schema.require_request_bodies",
     ],
 }
 

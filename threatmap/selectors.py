@@ -73,7 +73,11 @@ def utc_date(ts: datetime | None) -> str | None:
 
 
 def iso_ts(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if ts is None:
+        return None
+    ts = ts.astimezone(UTC)
+    # strftime's %Y does not pad years before 1000 to four digits.
+    return f"{ts.year:04d}-{ts:%m-%dT%H:%M:%S}Z"
 
 
 def latest(*stamps: datetime | None) -> datetime | None:
@@ -306,7 +310,9 @@ def _equipment_item(e, ctx: _Context) -> dict:
 
 def facility_list(*, params: FacilityListParams) -> tuple[dict, datetime | None]:
     qs = _facilities()
-    if params.search:
+    if "\x00" in params.search:
+        qs = qs.none()  # no stored text holds NUL (and PostgreSQL cannot compare one)
+    elif params.search:
         s = params.search
         qs = qs.filter(
             Q(name__icontains=s)
@@ -353,7 +359,7 @@ def _max_ts(values) -> datetime | None:
     known = [v for v in values if v]
     if not known:
         return None
-    return max(datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for v in known)
+    return max(datetime.fromisoformat(v) for v in known)
 
 
 def _facility(facility_id: str, *, payload: bool = False):
@@ -423,7 +429,9 @@ def facility_equipment_list(
 ) -> tuple[dict, datetime | None]:
     f = _facility(facility_id)
     qs = _equipment().filter(facility=f)
-    if params.search:
+    if "\x00" in params.search:
+        qs = qs.none()  # no stored text holds NUL (and PostgreSQL cannot compare one)
+    elif params.search:
         s = params.search
         qs = qs.filter(
             Q(name__icontains=s)

@@ -1,26 +1,29 @@
 """ThreatMap read API routes (under /api/v1/). Every path answers with and without a trailing
-slash; the slash variants are left out of the OpenAPI document (same operations)."""
+slash; the slash variants are left out of the OpenAPI document (same operations). Ids are
+``cid`` segments (masterbus.api.ids): anything else is a 404."""
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_view
+
+from masterbus.api import ids as _ids  # noqa: F401  registers the cid path converter
 
 from . import views
 
 ROUTES = [
     ("facilities", views.FacilityListView, "threatmap-facilities"),
-    ("facilities/<str:facility_id>", views.FacilityDetailView, "threatmap-facility"),
+    ("facilities/<cid:facility_id>", views.FacilityDetailView, "threatmap-facility"),
     (
-        "facilities/<str:facility_id>/equipment",
+        "facilities/<cid:facility_id>/equipment",
         views.FacilityEquipmentView,
         "threatmap-facility-equipment",
     ),
     (
-        "facilities/<str:facility_id>/compliance",
+        "facilities/<cid:facility_id>/compliance",
         views.FacilityComplianceView,
         "threatmap-facility-compliance",
     ),
-    ("facilities/<str:facility_id>/risks", views.FacilityRisksView, "threatmap-facility-risks"),
-    ("equipment/<str:equipment_id>", views.EquipmentDetailView, "threatmap-equipment"),
+    ("facilities/<cid:facility_id>/risks", views.FacilityRisksView, "threatmap-facility-risks"),
+    ("equipment/<cid:equipment_id>", views.EquipmentDetailView, "threatmap-equipment"),
     ("portfolio/summary", views.PortfolioSummaryView, "threatmap-portfolio-summary"),
 ]
 

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.views import APIView
 
 from masterbus.api.errors import ErrorCode
+from masterbus.api.ids import id_parameter
 from masterbus.api.schema import READ_ERRORS, error_responses
 
 from . import params as p
@@ -52,43 +53,6 @@ CACHE_HEADERS = [
 ]
 
 
-def _path_id(name, what):
-    return OpenApiParameter(
-        name, OpenApiTypes.STR, OpenApiParameter.PATH, description=f"Condoit {what} id."
-    )
-
-
-def _list_params(*, limit, sorts, search, filters):
-    lo, hi, default = limit
-    return [
-        OpenApiParameter("page", OpenApiTypes.INT, description="Page number, ≥ 1 (default 1)."),
-        OpenApiParameter(
-            "limit", OpenApiTypes.INT, description=f"Page size, {lo}–{hi} (default {default})."
-        ),
-        OpenApiParameter(
-            "sort",
-            OpenApiTypes.STR,
-            enum=list(sorts),
-            description="Sort field (default name). Names sort by code point; nulls last in "
-            "either order; ties by name, then id.",
-        ),
-        OpenApiParameter(
-            "order", OpenApiTypes.STR, enum=list(p.ORDERS), description="Default asc."
-        ),
-        OpenApiParameter(
-            "search", OpenApiTypes.STR, description=f"Case-insensitive substring of {search}."
-        ),
-        *filters,
-        *CACHE_HEADERS,
-    ]
-
-
-def _enum_filter(name, values, text):
-    return OpenApiParameter(
-        name, OpenApiTypes.STR, enum=list(values), description=f"{text} (case-insensitive)."
-    )
-
-
 def _responses(serializer, *errors):
     return {200: serializer, **NOT_MODIFIED, **error_responses(*errors, *READ_ERRORS)}
 
@@ -103,7 +67,7 @@ def _facility_schema(operation_id, summary, serializer):
         tags=[TAG],
         operation_id=operation_id,
         summary=summary,
-        parameters=[_path_id("facility_id", "facility"), *CACHE_HEADERS],
+        parameters=[id_parameter("facility_id", "facility"), *CACHE_HEADERS],
         responses=_responses(serializer, NOT_FOUND),
     )
 
@@ -125,15 +89,7 @@ class FacilityListView(APIView):
         tags=[TAG],
         operation_id="facilities_list",
         summary="Facilities with their risk summary (paged)",
-        parameters=_list_params(
-            limit=p.FACILITY_LIMIT,
-            sorts=p.FACILITY_SORTS,
-            search="name, address, city and contractor",
-            filters=[
-                _enum_filter("risk_level", p.RISK_LEVELS, "Facility risk level"),
-                _enum_filter("compliance_status", p.COMPLIANCE_STATUSES, "Compliance status"),
-            ],
-        ),
+        parameters=[p.FacilityListQuery, *CACHE_HEADERS],
         responses=_responses(ser.FacilityListSerializer, BAD_QUERY),
     )
     def get(self, request):
@@ -158,18 +114,7 @@ class FacilityEquipmentView(APIView):
         tags=[TAG],
         operation_id="facilities_equipment_list",
         summary="Equipment of one facility (paged)",
-        parameters=[
-            _path_id("facility_id", "facility"),
-            *_list_params(
-                limit=p.EQUIPMENT_LIMIT,
-                sorts=p.EQUIPMENT_SORTS,
-                search="name, building, room and manufacturer",
-                filters=[
-                    _enum_filter("type", p.EQUIPMENT_TYPES, "Equipment type"),
-                    _enum_filter("risk_level", p.RISK_LEVELS, "Risk rating"),
-                ],
-            ),
-        ],
+        parameters=[id_parameter("facility_id", "facility"), p.EquipmentListQuery, *CACHE_HEADERS],
         responses=_responses(ser.EquipmentListSerializer, BAD_QUERY, NOT_FOUND),
     )
     def get(self, request, facility_id):
@@ -189,7 +134,7 @@ class EquipmentDetailView(APIView):
         tags=[TAG],
         operation_id="equipment_retrieve",
         summary="Equipment detail",
-        parameters=[_path_id("equipment_id", "equipment"), *CACHE_HEADERS],
+        parameters=[id_parameter("equipment_id", "equipment"), *CACHE_HEADERS],
         responses=_responses(ser.EquipmentDetailSerializer, NOT_FOUND),
     )
     def get(self, request, equipment_id):

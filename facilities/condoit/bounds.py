@@ -54,7 +54,7 @@ def _path(chain) -> str:
 
 def check_free_form(value: Any, field: str) -> None:
     """A free-form object: at most FREE_FORM_MAX_DEPTH levels (``value`` itself is the
-    first), finite numbers of at most 64 bits, no NUL in strings, and at most
+    first), finite numbers of at most 64 bits, no NUL in strings or keys, and at most
     FREE_FORM_MAX_BYTES serialized (anything else orjson cannot write, such as a key that
     is not a string, is refused too). Raises :class:`RecordError`."""
     _check_nodes(value, field)
@@ -69,6 +69,8 @@ def check_unknown_fields(extra: dict) -> None:
     """The fields MasterBus does not know, kept as they came: each is free-form, and
     together they serialize to at most FREE_FORM_MAX_BYTES."""
     for key, value in extra.items():
+        if "\x00" in str(key):
+            raise RecordError(str(key)[:200], "is a field name with NUL characters")
         _check_nodes(value, str(key)[:200])
     if not extra:
         return
@@ -101,6 +103,8 @@ def _check_nodes(value: Any, field: str) -> None:
         if depth > FREE_FORM_MAX_DEPTH:
             raise too_deep(field)
         for key, child in node.items() if isinstance(node, dict) else enumerate(node):
+            if isinstance(key, str) and "\x00" in key:  # PostgreSQL's JSON cannot hold it
+                raise RecordError(field + _path(chain), "must not have NUL characters in its keys")
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1, (chain, key)))
             elif child is not None and not isinstance(child, bool):

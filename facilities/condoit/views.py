@@ -5,9 +5,22 @@ from rest_framework.views import APIView
 
 from masterbus.api.errors import ApiError, Conflict, ErrorCode
 from masterbus.api.permissions import RequireScope
+from masterbus.api.schema import BODY_ERRORS, error_responses
 from masterbus.api.signatures import signed_json_body
 
+from . import openapi
 from .events import EventConflict, EventInvalid, event_apply
+
+openapi.register()
+
+EVENT_ANSWER = {
+    "type": "object",
+    "required": ["status", "outcome"],
+    "properties": {
+        "status": {"type": "string", "enum": ["accepted", "duplicate"]},
+        "outcome": {"type": "string", "description": "What the event did to the mirror."},
+    },
+}
 
 
 class CondoitEventsView(APIView):
@@ -18,13 +31,24 @@ class CondoitEventsView(APIView):
 
     @extend_schema(
         operation_id="condoit_events",
-        request={"application/json": {"type": "object"}},
+        summary="A Condoit event (signed with X-Condoit-Signature)",
+        description="Condoit's event bus pushes one record event per request, signed as "
+        '`X-Condoit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` '
+        "with CONDOIT_WEBHOOK_SECRET (missing or wrong: 401 AUTH_BAD_SIGNATURE). Needs a key "
+        "with the condoit:push scope (or a staff user) and a valid signature. The record is "
+        "validated like every Condoit record: an invalid one is refused (400) and recorded on "
+        "the day's push sync run.",
+        request={"application/json": openapi.EVENT_BODY},
         responses={
-            202: OpenApiResponse(description="Applied (first delivery)"),
-            200: OpenApiResponse(description="Already processed (repeat delivery)"),
-            400: OpenApiResponse(description="VALIDATION_ERROR"),
-            401: OpenApiResponse(description="AUTH_BAD_SIGNATURE"),
-            409: OpenApiResponse(description="CONFLICT: parent record not mirrored yet"),
+            202: OpenApiResponse(EVENT_ANSWER, description="Applied (first delivery)"),
+            200: OpenApiResponse(EVENT_ANSWER, description="Already processed (repeat delivery)"),
+            **error_responses(
+                *BODY_ERRORS,
+                401,
+                ErrorCode.AUTH_FORBIDDEN,
+                ErrorCode.CONFLICT,
+                ErrorCode.RATE_LIMITED,
+            ),
         },
     )
     def post(self, request):

@@ -15,7 +15,12 @@
   This signature is stable.
 - The security schemes ``ApiKeyAuth`` (header X-API-Key) and ``BearerAuth`` (JWT), registered
   by importing this module (masterbus/urls.py does).
+- ``COMPONENTS``: named hand-written schemas (name → function returning the schema) that
+  operation schemas refer to as ``#/components/schemas/<name>``; the ``add_components``
+  postprocessing hook puts them in the document (they may refer to each other, or themselves).
 """
+
+from collections.abc import Callable
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
@@ -38,6 +43,10 @@ CODE_STATUS: dict[str, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
 }
+
+# What every operation with a request body can answer besides its own errors: the body is
+# refused when it is malformed, or larger than MAX_REQUEST_BODY_BYTES before anything reads it.
+BODY_ERRORS = (ErrorCode.VALIDATION_ERROR, ErrorCode.PAYLOAD_TOO_LARGE)
 
 # What every authenticated read endpoint can answer besides its own 400s.
 READ_ERRORS = (
@@ -107,6 +116,33 @@ class JWTAuthScheme(OpenApiAuthenticationExtension):
         return build_bearer_security_scheme_object(
             header_name="HTTP_AUTHORIZATION", token_prefix="Bearer", bearer_format="JWT"
         )
+
+
+COMPONENTS: dict[str, Callable[[], dict]] = {}
+
+# String patterns of request bodies: no NUL (PostgreSQL cannot store it); not blank once
+# surrounding whitespace is stripped, and no NUL.
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def add_components(result, generator, request, public):
+    """Postprocessing hook: the ``COMPONENTS`` schemas, built now (a bound may move with the
+    calendar)."""
+    components = result.setdefault("components", {})
+    schemas = {**components.get("schemas", {}), **{n: b() for n, b in COMPONENTS.items()}}
+    components["schemas"] = dict(sorted(schemas.items()))
+    return result
+
+
+def require_request_bodies(result, generator, request, public):
+    """Postprocessing hook: every operation of this API that takes a body refuses a request
+    without one (400), so each request body is ``required``."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return result
 
 
 def strip_trailing_slashes(result, generator, request, public):
