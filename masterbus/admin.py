@@ -1,11 +1,16 @@
 """API keys in the admin: created here, shown once, afterwards only renamed, re-dated,
-re-limited or revoked. The digest is never shown."""
+re-limited or revoked. The digest is never shown.
 
+Login lockouts (axes' access attempts): staff see the failed attempts and unlock them."""
+
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from .api.lockout import unlock
 from .choices import ApiScope
 from .models import ApiKey
 from .services import api_key_create, api_key_revoke
@@ -128,3 +133,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_selected(self, request, queryset):
         n = api_key_revoke(keys=queryset)
         self.message_user(request, f"Revoked {n} key(s).", messages.SUCCESS)
+
+
+# Only failures are recorded (settings: AXES_DISABLE_ACCESS_LOG, no failure log).
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """Failed logins per username, address and user agent; a username or an address is locked
+    while its rows add up to LOGIN_LOCKOUT_FAILURES within LOGIN_LOCKOUT_MINUTES."""
+
+    actions = ["unlock_selected", *AccessAttemptAdmin.actions]
+
+    @admin.action(
+        description="Unlock the usernames and addresses of selected attempts",
+        permissions=["delete"],
+    )
+    def unlock_selected(self, request, queryset):
+        n = unlock(queryset)
+        self.message_user(
+            request, f"Unlocked: forgot {n} failed-attempt record(s).", messages.SUCCESS
+        )

@@ -86,3 +86,24 @@ class ApiKey(models.Model):
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
         ).update(last_used_at=now)
         self.last_used_at = now
+
+
+class UserTokenState(models.Model):
+    """Per user, the generation of JWTs still honoured (``masterbus/api/tokens.py``): bumped
+    when the user's password changes or they are deactivated (or reactivated), which revokes
+    every token issued before. No row: generation 0."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="token_state",
+    )
+    generation = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "user token state"
+
+    def __str__(self) -> str:
+        return f"tokens of user {self.user_id}: generation {self.generation}"

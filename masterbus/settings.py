@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "corsheaders",
     "django_filters",
     "drf_spectacular",
@@ -83,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "masterbus.api.errors.ApiExceptionMiddleware",
+    # Last: turns a locked-out admin login into the lockout page (masterbus/api/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "masterbus.urls"
@@ -200,7 +204,37 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Refresh tokens rotate; a spent one is blacklisted. Tokens carry the user's generation,
+    # bumped by a password change or (de)activation (masterbus/api/tokens.py).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_OBTAIN_SERIALIZER": "masterbus.api.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "masterbus.api.tokens.TokenRefreshSerializer",
 }
+# Password doors (POST /auth/token and the admin login): this many failed attempts within
+# this many minutes lock out the client address, and the username, for that long after the
+# last of them (django-axes, counted in the database; staff unlock in the admin).
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=10)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+# Either one locked blocks: the address (whatever the username) or the username (from anywhere).
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# The address as the token throttle sees it (NUM_PROXIES; X-Forwarded-For is not trusted at 0).
+AXES_CLIENT_IP_CALLABLE = "masterbus.api.throttling.client_address"
+AXES_USERNAME_CALLABLE = "masterbus.api.lockout.attempted_username"
+AXES_LOCKOUT_CALLABLE = "masterbus.api.lockout.lockout_response"
+# A successful login does not clear the failures; attempts refused while locked are not counted.
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Only failures are stored (and expire with the cool-off); successful logins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False
 # Signed photo URLs (?exp=…&sig=…); empty = a key derived from SECRET_KEY.
 PHOTO_URL_SECRET = env.str("PHOTO_URL_SECRET", default="")
 PHOTO_URL_EXP_STEP = env.int("PHOTO_URL_EXP_STEP", default=300)

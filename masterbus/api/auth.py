@@ -77,7 +77,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 class JWTAuthentication(jwt_authentication.JWTAuthentication):
     """simplejwt, with the envelope's codes: an expired token is AUTH_TOKEN_EXPIRED, any other
-    bad token (or unknown / inactive user) AUTH_INVALID_CREDENTIALS."""
+    bad token (or unknown / inactive user, or a revoked token) AUTH_INVALID_CREDENTIALS.
+
+    The user and their token state are loaded in one query; a token issued before the user's
+    last password change or (de)activation is refused (``masterbus.api.tokens``)."""
 
     def authenticate(self, request):
         try:
@@ -100,6 +103,11 @@ class JWTAuthentication(jwt_authentication.JWTAuthentication):
         if expired:
             raise AuthFailed("Token has expired", ErrorCode.AUTH_TOKEN_EXPIRED)
         raise AuthFailed("Invalid token")
+
+    def get_user(self, validated_token):
+        from .tokens import user_for_token
+
+        return user_for_token(validated_token)
 
     def authenticate_header(self, request):
         return WWW_AUTHENTICATE

@@ -10,8 +10,9 @@ is an atomic INCRBY, so every web process shares the counters.
 - ``RateLimitHeadersMiddleware`` writes X-RateLimit-Limit/-Remaining/-Reset from that state on
   every response of an authenticated API request, errors included. A request refused before
   the throttle ran (403 from a permission) is counted there, so it gets the headers too.
-- ``TokenAddressThrottle`` limits ``POST /auth/token`` per client address (REMOTE_ADDR, or the
-  X-Forwarded-For entry chosen by REST_FRAMEWORK["NUM_PROXIES"]) against password guessing.
+- ``TokenAddressThrottle`` limits ``POST /auth/token`` per client address (``client_address``:
+  REMOTE_ADDR, or the X-Forwarded-For entry chosen by REST_FRAMEWORK["NUM_PROXIES"]) against
+  password guessing. The login lockout (``masterbus.api.lockout``) uses the same address.
 
 When the cache is unreachable, the request is allowed and counted in a per-process fallback
 counter instead, so the headers are still sent (limits are then per process, i.e. looser).
@@ -19,6 +20,7 @@ counter instead, so the headers are still sent (limits are then per process, i.e
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from .permissions import request_api_key
@@ -116,6 +119,32 @@ def principal_bucket(request) -> tuple[str, int] | None:
     return None
 
 
+def _ip(value) -> str | None:
+    """``value`` as a canonical IP address (IPv4-mapped IPv6 as IPv4, no zone), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        address = ipaddress.ip_address(value.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def client_address(request) -> str | None:
+    """The client's address, chosen as DRF's throttles choose it: REMOTE_ADDR when
+    REST_FRAMEWORK["NUM_PROXIES"] is 0 (a client-sent X-Forwarded-For is ignored: it can be
+    forged), else the X-Forwarded-For entry the outermost of those trusted proxies added.
+    None when that is not an IP address."""
+    meta = request.META
+    num_proxies = api_settings.NUM_PROXIES or 0
+    xff = meta.get("HTTP_X_FORWARDED_FOR")
+    if num_proxies > 0 and xff:
+        entries = xff.split(",")
+        return _ip(entries[-min(num_proxies, len(entries))])
+    return _ip(meta.get("REMOTE_ADDR"))
+
+
 def _store(request, state: RateState) -> None:
     setattr(getattr(request, "_request", request), STATE_ATTR, state)
 
@@ -145,7 +174,7 @@ class TokenAddressThrottle(_StateThrottle):
     bucket = "auth-token"
 
     def allow_request(self, request, view) -> bool:
-        ident = self.get_ident(request) or "unknown"
+        ident = client_address(request) or "unknown"
         self.state = rate_limit_hit(
             f"{self.bucket}:{ident}", settings.API_TOKEN_RATE_LIMIT_PER_MINUTE
         )
