@@ -142,11 +142,11 @@ def prepare_floor(path: Path) -> dict:
     import orjson
     from django.db import connection
 
+    from condoit.ingest import _NOT_COLUMNS, digest
+    from condoit.schema import clean_equipment, clean_facility, clean_maintenance
     from equipment.choices import EquipmentType, PhotoStatus
     from equipment.models import EquipmentClassMapping, MaterialMapping, normalize_key
     from facilities.choices import ChangeSource, RecordKind
-    from facilities.condoit.ingest import _NOT_COLUMNS, digest
-    from facilities.condoit.schema import clean_equipment, clean_facility, clean_maintenance
 
     class_map = dict(EquipmentClassMapping.objects.values_list("condoit_class", "type"))
     material_map = dict(MaterialMapping.objects.values_list("code", "material"))

@@ -59,7 +59,7 @@ def main() -> None:
     from django.db import connection
     from import_bench import RESET_TABLES
 
-    from facilities.condoit.files import import_file
+    from condoit.files import import_file
 
     if not args.reimport:
         with connection.cursor() as cur:

@@ -18,7 +18,7 @@ imported once, untimed, from the cached demo file):
     written (``snapshots_fill(overwrite=True)``, untimed: a system running for 5 months has
     them) and #3 is the steady state (the nightly run) that the target compares with (a).
 (c) **incremental** — 100 equipment in 100 different facilities (every 5th facility) are
-    changed through ``facilities.condoit.ingest.Ingestor`` (loadPercent moved, updatedAt
+    changed through ``condoit.ingest.Ingestor`` (loadPercent moved, updatedAt
     bumped; the outbox rows are written the real way), then ``recompute_pending()`` is timed
     in a child (with the modules a Celery worker has loaded imported first). One changed
     equipment per facility is the worst case for 100 changes: each pulls in a whole
@@ -544,8 +544,8 @@ def child_change(path_text: str) -> None:
     _django()
     import ijson
 
+    from condoit.ingest import Ingestor
     from facilities.choices import RecordKind, SyncSource
-    from facilities.condoit.ingest import Ingestor
     from facilities.models import RecordChange
 
     path = Path(path_text)

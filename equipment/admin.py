@@ -31,9 +31,14 @@ from .models import (
     TypeProfile,
     normalize_key,
 )
-from .services import class_mapping_apply, equipment_type_for_class, material_mapping_apply
+from .services import (
+    class_mapping_apply,
+    equipment_type_for_class,
+    material_mapping_apply,
+)
 
 INLINE_MAINTENANCE_LIMIT = 50
+INLINE_EQUIPMENT_LIMIT = 100
 
 
 # --- Equipment ------------------------------------------------------------------------------
@@ -445,3 +450,7 @@ class TypeProfileAdmin(admin.ModelAdmin):
     list_display = ("type", "life_years", "interval_months", "importance", "updated_at")
     list_editable = ("life_years", "interval_months", "importance")
     readonly_fields = ("updated_at",)
+
+
+# The facility page's equipment and the staff overrides of every kind of record.
+from . import admin_records  # noqa: E402, F401

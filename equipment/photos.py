@@ -36,6 +36,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from masterbus.changes import announce, photo_fetched
 from masterbus.http import is_retryable_status
 
 from .choices import PhotoStatus
@@ -403,15 +404,13 @@ def _store(photo_id: int, url: str, data: bytes, images: _Images) -> FetchOutcom
             except Exception:
                 log.warning("could not delete %s", name, exc_info=True)
     # Payloads that name this equipment's newest photo now have a URL to show.
-    from threatmap.cache import cache_invalidate_facility
-
     facility = (
         Photo.objects.filter(pk=photo_id)
         .values_list("equipment__facility__external_id", flat=True)
         .first()
     )
     if facility:
-        cache_invalidate_facility(facility)
+        announce(photo_fetched, facility_id=facility)
     return FetchOutcome(photo_id, PhotoStatus.FETCHED)
 
 

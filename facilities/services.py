@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from masterbus.bulk import bulk_insert
+from masterbus.changes import announce, records_changed
 
 from .models import FieldOverride, RecordChange
 
@@ -34,10 +35,9 @@ def changes_record(
     ]
     bulk_insert(RecordChange, rows)
     if rows:
-        # Figures follow the records shortly after the change commits (debounced).
-        from voltmetrics.tasks import recompute_soon
-
-        recompute_soon()
+        # Figures follow the records shortly after the change commits (the recompute
+        # subscribes: voltmetrics/apps.py).
+        announce(records_changed, count=len(rows))
     return len(rows)
 
 
@@ -72,5 +72,3 @@ def override_set(*, kind: str, external_id: str, field: str, value, condoit_valu
 def mark_changed(model, pks: Iterable[int]) -> None:
     """Bump the per-record change marker."""
     model.objects.filter(pk__in=list(pks)).update(changed_at=timezone.now())
-
-

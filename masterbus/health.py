@@ -1,6 +1,7 @@
 """Liveness and readiness probes (threatmap-api.md: /health, /ready)."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -55,15 +56,17 @@ def _check_broker() -> str | None:
     return None
 
 
+# Integrations that may degrade readiness without making it fail: name → check (None when
+# fine, else why it is degraded). The apps register theirs in AppConfig.ready().
+_readiness_checks: dict[str, Callable[[], str | None]] = {}
+
+
+def register_readiness_check(name: str, check: Callable[[], str | None]) -> None:
+    _readiness_checks[name] = check
+
+
 def _extra_checks() -> dict[str, str | None]:
-    """Integrations that may degrade readiness without making it fail."""
-    checks: dict[str, str | None] = {}
-    try:
-        from voltmetrics.health import voltmetrics_check
-    except ImportError:
-        return checks
-    checks["voltmetrics"] = voltmetrics_check()
-    return checks
+    return {name: check() for name, check in _readiness_checks.items()}
 
 
 @require_GET

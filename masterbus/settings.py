@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "masterbus",
     "facilities",
     "equipment",
+    "condoit",
     "voltmetrics",
     "threatmap",
 ]

@@ -7,7 +7,7 @@ from masterbus.api import schema as _schema  # noqa: F401  registers the OpenAPI
 from masterbus.api.views import ApiNotFoundView, TokenObtainView, TokenRefreshView
 
 api_v1 = [
-    path("condoit/", include("facilities.condoit.urls")),
+    path("condoit/", include("condoit.urls")),
     path("webhooks/", include("voltmetrics.integration.urls")),
     re_path(r"^auth/token/?$", TokenObtainView.as_view(), name="auth-token"),
     re_path(r"^auth/token/refresh/?$", TokenRefreshView.as_view(), name="auth-token-refresh"),

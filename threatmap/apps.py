@@ -6,6 +6,10 @@ class ThreatmapConfig(AppConfig):
     verbose_name = "ThreatMap API"
 
     def ready(self):
+        from . import signals
+
+        signals.connect()  # payload caches follow the announced changes
+
         # One OpenAPI component per choice set of the read API (drf-spectacular names enums
         # by field name and warns — failing `check --deploy` — when several fields share a
         # set or one name has several). Merged here so the API's names live beside its

@@ -6,5 +6,19 @@ class VoltmetricsConfig(AppConfig):
     verbose_name = "Risk engine and VoltMetrics"
 
     def ready(self):
+        from masterbus.changes import records_changed
+        from masterbus.health import register_readiness_check
+
         # Registers the signals that keep published model versions immutable.
         from . import versions  # noqa: F401
+        from .health import voltmetrics_check
+        from .integration import tasks  # noqa: F401  (the VoltMetrics tasks, for the workers)
+        from .tasks import recompute_soon
+
+        # Figures follow mirrored records shortly after a change commits (debounced).
+        records_changed.connect(
+            lambda sender, **kwargs: recompute_soon(),
+            dispatch_uid="voltmetrics.recompute",
+            weak=False,
+        )
+        register_readiness_check("voltmetrics", voltmetrics_check)

@@ -1,4 +1,5 @@
-"""Readiness of the VoltMetrics integration (called by masterbus.health's /ready)."""
+"""Readiness of the VoltMetrics integration (registered with masterbus.health's /ready in
+``VoltmetricsConfig.ready()``)."""
 
 from django.conf import settings
 

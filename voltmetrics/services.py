@@ -21,6 +21,7 @@ from equipment.models import Equipment, MaintenanceRecord
 from facilities.choices import RecordKind
 from facilities.models import Facility, RecordChange
 from masterbus.bulk import bulk_upsert, where_in
+from masterbus.changes import announce, figures_changed
 from masterbus.gcpause import gc_paused
 from masterbus.overlap import Background
 
@@ -335,10 +336,7 @@ def _write_batch(out: _BatchOutput, as_of: date) -> None:
                 conflict=["facility_id", "month"],
                 update=_SNAPSHOT_UPDATE_FIELDS,
             )
-    from threatmap.cache import cache_invalidate_facility  # now, and again once committed
-
-    cache_invalidate_facility(*(ids := out.facility_ids))
-    transaction.on_commit(lambda: cache_invalidate_facility(*ids))
+    announce(figures_changed, facility_ids=tuple(out.facility_ids), portfolio=False)
 
 
 _EQ_UPDATE_FIELDS = [
@@ -503,10 +501,7 @@ def portfolio_recompute(*, as_of: date | None = None, model: ModelParams | None 
             "computed_at": timezone.now(),
         },
     )
-    from threatmap.cache import cache_invalidate_portfolio
-
-    cache_invalidate_portfolio()
-    transaction.on_commit(cache_invalidate_portfolio)
+    announce(figures_changed, facility_ids=(), portfolio=True)
     return obj
 
 

@@ -172,9 +172,3 @@ def recompute_soon() -> None:
         recompute_pending_task.apply_async(countdown=delay)
 
     transaction.on_commit(queue)
-
-
-try:  # The VoltMetrics integration registers its tasks here once that package exists.
-    from .integration import tasks as _integration_tasks  # noqa: F401  (register VoltMetrics tasks)
-except ImportError:  # pragma: no cover - until voltmetrics.integration.tasks lands
-    pass

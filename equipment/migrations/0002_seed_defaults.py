@@ -1,12 +1,29 @@
 """Seed the shipped class mappings, material mappings and type profiles.
 
-Type profiles come from the engine's model 1.0 constants, which the specification fixes.
+Type profiles are risk-model.md §2's defaults of model 1.0, frozen here as the migration
+first wrote them (a migration never imports application code that may change later;
+tests/equipment/test_mappings_seed.py checks they equal the engine's).
 """
 
 from django.db import migrations
 
-# risk-model.md §2 defaults, as the engine defines model 1.0.
-from voltmetrics.engine import DEFAULT_PROFILES
+# risk-model.md §2: type → (service life in years, maintenance interval in months, importance).
+DEFAULT_PROFILES = {
+    "panel": (35, 12, 1.0),
+    "switchboard": (35, 12, 3.0),
+    "switchgear": (30, 12, 3.0),
+    "transformer": (25, 12, 3.0),
+    "breaker": (20, 12, 1.0),
+    "disconnect": (30, 12, 1.0),
+    "mcc": (30, 12, 1.0),
+    "busway": (40, 12, 0.5),
+    "raceway": (40, 36, 0.5),
+    "ats": (25, 12, 3.0),
+    "ups": (15, 12, 3.0),
+    "generator": (30, 12, 3.0),
+    "meter": (20, 36, 0.5),
+    "other": (25, 12, 1.0),
+}
 
 CLASS_TYPES = {
     "panelboard": "panel", "panel": "panel", "panel board": "panel", "lighting panel": "panel",
@@ -49,13 +66,13 @@ def seed(apps, schema_editor):
         ClassMapping.objects.get_or_create(condoit_class=key, defaults={"type": type_})
     for code, material in MATERIALS.items():
         MaterialMapping.objects.get_or_create(code=code, defaults={"material": material})
-    for type_, p in DEFAULT_PROFILES.items():
+    for type_, (life_years, interval_months, importance) in DEFAULT_PROFILES.items():
         TypeProfile.objects.get_or_create(
             type=type_,
             defaults={
-                "life_years": p.life_years,
-                "interval_months": p.interval_months,
-                "importance": p.importance,
+                "life_years": life_years,
+                "interval_months": interval_months,
+                "importance": importance,
             },
         )
 

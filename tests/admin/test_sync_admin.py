@@ -26,7 +26,7 @@ def test_rerun_action_reports_counts(admin_client, monkeypatch):
         calls.append(sorted(ids))
         return {"accepted": 1, "rejected": 1}
 
-    monkeypatch.setattr("facilities.condoit.ingest.rerun_rejected", rerun_rejected)
+    monkeypatch.setattr("condoit.ingest.rerun_rejected", rerun_rejected)
     response = rerun(admin_client, [r1.pk, r2.pk])
     assert response.status_code == 302
     assert calls == [sorted([r1.pk, r2.pk])]
@@ -35,7 +35,7 @@ def test_rerun_action_reports_counts(admin_client, monkeypatch):
 
 
 def test_rerun_for_real_lands_a_record_whose_parent_arrived(admin_client):
-    from facilities.condoit.ingest import Ingestor
+    from condoit.ingest import Ingestor
     from facilities.models import RejectedRecord
     from tests import factories as rf
 
@@ -61,7 +61,7 @@ def test_rerun_failure_is_a_message_not_a_500(admin_client, monkeypatch):
     def boom(ids):
         raise RuntimeError("mapping table locked")
 
-    monkeypatch.setattr("facilities.condoit.ingest.rerun_rejected", boom)
+    monkeypatch.setattr("condoit.ingest.rerun_rejected", boom)
     response = rerun(admin_client, [r1.pk])
     assert response.status_code == 302
     messages = [str(m) for m in get_messages(response.wsgi_request)]

@@ -35,9 +35,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from condoit.demo import write_export
 from equipment.choices import PhotoStatus
 from equipment.models import Equipment, Photo
-from facilities.demo import write_export
 from facilities.models import Facility
 from masterbus.api.signatures import sign
 from masterbus.services import api_key_create
@@ -152,7 +152,7 @@ def _on_the_utc_calendar(record: dict, key: str) -> None:
 
 
 def _realistic_event(body: dict, world, draw) -> None:
-    """What a schema cannot say about a valid record, made true (see facilities/condoit/
+    """What a schema cannot say about a valid record, made true (see condoit/
     openapi.py): instants on the UTC calendar, dates no later than tomorrow, coordinates in
     pairs, no self-feeding, unique photo ids; and parents that exist, most of the time."""
     _on_the_utc_calendar(body, "occurredAt")

@@ -11,12 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from condoit.bounds import FREE_FORM_MAX_BYTES, dumps_bounded
+from condoit.files import import_file
+from condoit.ingest import Ingestor, rerun_rejected
+from condoit.pull import condoit_pull
 from equipment.models import Equipment, MaintenanceRecord
 from facilities.choices import SyncSource, SyncStatus
-from facilities.condoit.bounds import FREE_FORM_MAX_BYTES, dumps_bounded
-from facilities.condoit.files import import_file
-from facilities.condoit.ingest import Ingestor, rerun_rejected
-from facilities.condoit.pull import condoit_pull
 from facilities.models import (
     Facility,
     ProcessedEvent,

@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from condoit.files import FileFormatError, import_file
+from condoit.ingest import Ingestor
 from equipment.models import Conductor, Equipment, MaintenanceRecord, Photo
 from facilities.choices import SyncSource, SyncStatus
-from facilities.condoit.files import FileFormatError, import_file
-from facilities.condoit.ingest import Ingestor
 from facilities.models import Facility, RecordChange, RejectedRecord, SyncRun
 from tests import factories as f
 from tests.factories import export_doc as doc

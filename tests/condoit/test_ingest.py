@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from condoit.files import import_file
+from condoit.ingest import Ingestor, rerun_rejected
 from equipment.models import (
     Conductor,
     Equipment,
@@ -14,8 +16,6 @@ from equipment.models import (
     MaterialMapping,
 )
 from facilities.choices import ChangeSource, SyncSource, SyncStatus
-from facilities.condoit.files import import_file
-from facilities.condoit.ingest import Ingestor, rerun_rejected
 from facilities.models import Facility, FieldOverride, RecordChange, RejectedRecord, SyncRun
 from tests import factories as f
 from tests.factories import write_export as write_doc

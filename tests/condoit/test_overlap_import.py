@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
+from condoit import ingest
+from condoit.files import import_file
 from equipment.models import Conductor, Equipment, MaintenanceRecord
 from facilities.choices import SyncStatus
-from facilities.condoit import ingest
-from facilities.condoit.files import import_file
 from facilities.models import Facility, RecordChange, RejectedRecord, SyncRun
 from tests import factories as f
 

@@ -13,18 +13,18 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from equipment.models import Equipment, MaintenanceRecord
-from facilities.choices import SyncSource, SyncStatus
-from facilities.condoit.client import CondoitClient, CondoitError
-from facilities.condoit.pull import (
+from condoit.client import CondoitClient, CondoitError
+from condoit.pull import (
     LOCK_KEY,
     PullLocked,
     PullNotConfigured,
     condoit_pull,
     max_updated_at,
 )
+from condoit.tasks import condoit_pull_task
+from equipment.models import Equipment, MaintenanceRecord
+from facilities.choices import SyncSource, SyncStatus
 from facilities.models import Facility, RejectedRecord, SyncCursor, SyncRun
-from facilities.tasks import condoit_pull_task
 from tests import factories as f
 from tests.condoit.fake_condoit import TOKEN, body, fake_condoit, slow, status
 

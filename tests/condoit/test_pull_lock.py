@@ -8,8 +8,8 @@ import time
 import pytest
 from django.core.cache import cache
 
+from condoit.pull import LOCK_KEY, PullLocked, condoit_pull
 from facilities.choices import SyncStatus
-from facilities.condoit.pull import LOCK_KEY, PullLocked, condoit_pull
 from tests import factories as f
 from tests.condoit.fake_condoit import TOKEN, fake_condoit
 from tests.lock_race import OTHER, Takeover

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from condoit.ingest import Ingestor
 from equipment.models import Conductor, Equipment, MaintenanceRecord, Photo
 from facilities.choices import SyncSource, SyncStatus
-from facilities.condoit.ingest import Ingestor
 from facilities.models import Facility, RecordChange, RejectedRecord
 from tests import factories as f
 

@@ -53,10 +53,19 @@ QUICK = 2.0  # seconds: a probe answered within this is "quick"
 PROBE_CSS = "body { color: #123456; }\n"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one handed out before in this process (the kernel may
+    give the same ephemeral port twice in a row once the probing socket is closed)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def replace_once(text: str, old: str, new: str) -> str:

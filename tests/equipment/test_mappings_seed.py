@@ -111,3 +111,12 @@ def test_mapping_keys_are_saved_normalized():
     assert m.condoit_class == "big red button"
     c = MaterialMapping.objects.create(code=" CuNi ", material="copper")
     assert c.code == "cuni"
+
+
+def test_engine_defaults_equal_the_profiles_the_migration_seeds():
+    from voltmetrics.engine import DEFAULT_PROFILES
+
+    engine = {
+        t: (p.life_years, p.interval_months, p.importance) for t, p in DEFAULT_PROFILES.items()
+    }
+    assert engine == SPEC_TYPE_PROFILES

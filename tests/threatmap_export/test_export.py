@@ -80,7 +80,7 @@ def test_stored_export_runs_a_bounded_number_of_queries(demo_portfolio):
                     conductors=[{"id": f"c{i}", "material": "AL", "connectionType": "crimped"}])
         for i, r in enumerate(rec)
     ]  # fmt: skip
-    from facilities.condoit.files import import_file  # noqa: PLC0415
+    from condoit.files import import_file  # noqa: PLC0415
 
     path = demo_portfolio.parent / "more.json"
     path.write_text(json.dumps({"exportedAt": f.TS, "facilities": rec, "equipment": eq,

@@ -2,7 +2,7 @@ from itertools import count
 
 import pytest
 
-from facilities.condoit.files import import_file
+from condoit.files import import_file
 from tests import factories as f
 from voltmetrics.integration.client import CircuitBreaker
 

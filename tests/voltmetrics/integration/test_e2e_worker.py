@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from condoit.files import import_file
 from equipment.models import Equipment
-from facilities.condoit.files import import_file
 from facilities.models import RecordChange
 from masterbus.celery import app as celery_app
 from tests import factories as f

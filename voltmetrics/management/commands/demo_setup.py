@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from facilities.condoit.files import import_file
+from condoit.files import import_file
 from masterbus.choices import ApiScope
 from masterbus.models import ApiKey
 from masterbus.services import api_key_create, api_key_revoke

@@ -1,4 +1,4 @@
-"""Tests of the deterministic demo-portfolio generator (facilities/demo.py) and its command.
+"""Tests of the deterministic demo-portfolio generator (condoit/demo.py) and its command.
 
 The record checks below are written from condoit-source.md §1/§4 on purpose, independently of
 the generator's code, so a drift in either shows up here. No database is needed.
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import CommandError, call_command
 
-from facilities.demo import generate_portfolio, write_export
+from condoit.demo import generate_portfolio, write_export
 
 AS_OF = date(2026, 5, 20)
 SEED = 20260520

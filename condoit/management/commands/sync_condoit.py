@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from condoit.pull import PullRefused, condoit_pull
 from facilities.choices import SyncStatus
-from facilities.condoit.pull import PullRefused, condoit_pull
 
 
 class Command(BaseCommand):

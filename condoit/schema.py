@@ -12,6 +12,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from masterbus.api import ids
+
 from .bounds import (
     RecordError,
     check_free_form,
@@ -23,7 +25,7 @@ from .bounds import (
 NAME_MAX = 200
 SHORT_MAX = 500
 TEXT_MAX = 10_000
-ID_MAX = 200
+ID_MAX = ids.ID_MAX
 URL_MAX = 2000
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

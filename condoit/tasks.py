@@ -1,4 +1,8 @@
-"""Celery tasks of the facilities app: thin doors onto the services."""
+"""Celery tasks of Condoit ingestion: thin doors onto the services.
+
+Task names are kept from when ingestion lived in the facilities app: the beat schedules in
+the database (seeded by ``facilities/migrations/0002_beat_schedules.py``) and queued messages
+name them."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="facilities.tasks.condoit_pull_task", acks_late=True, ignore_result=True)
 def condoit_pull_task(full: bool = False) -> int | None:
     """Pull from Condoit's export API (beat runs it every 15 minutes).
 
@@ -17,7 +21,7 @@ def condoit_pull_task(full: bool = False) -> int | None:
     lock, or Condoit is not configured) — that is logged, never raised, so a busy or
     unconfigured source does not fill the worker with failed tasks.
     """
-    from facilities.condoit.pull import PullRefused, condoit_pull
+    from condoit.pull import PullRefused, condoit_pull
 
     try:
         run = condoit_pull(full=bool(full))

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from facilities.demo import write_export
+from condoit.demo import write_export
 
 
 def _non_negative(value: str) -> int:

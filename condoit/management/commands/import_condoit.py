@@ -3,7 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from facilities.condoit.files import FileFormatError, import_file
+from condoit.files import FileFormatError, import_file
 
 
 def _tqdm_reader(enabled: bool):
@@ -22,9 +22,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="Export file (.json document or .ndjson lines)")
-        parser.add_argument(
-            "--no-progress", action="store_true", help="Do not show a progress bar"
-        )
+        parser.add_argument("--no-progress", action="store_true", help="Do not show a progress bar")
         parser.add_argument("--batch-size", type=int, default=None)
 
     def handle(self, *args, path, no_progress, batch_size, **options):
@@ -38,7 +36,9 @@ class Command(BaseCommand):
             f"unchanged {run.unchanged}, rejected {run.rejected}, deleted {run.deleted}"
         )
         for w in run.warnings:
-            self.stdout.write(self.style.WARNING(f"  warning: {w['message']} (x{w.get('count', 1)})"))
+            self.stdout.write(
+                self.style.WARNING(f"  warning: {w['message']} (x{w.get('count', 1)})")
+            )
         for rej in run.rejections.all()[:20]:
             where = f"line {rej.line}" if rej.line else (rej.record_id or "?")
             self.stdout.write(self.style.ERROR(f"  rejected {where}: {rej.field} {rej.reason}"))

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from masterbus.management.commands import demo_setup
+from voltmetrics.management.commands import demo_setup
 from voltmetrics import tasks
 from voltmetrics.models import FacilityAssessment
 
