@@ -46,12 +46,15 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     ROOT,
     Size,
+    checks_table,
     connect,
     demo_file,
     log,
-    machine_summary,
     manage,
+    mark,
     md_table,
+    print_checks,
+    results_head,
     run_child,
     text_table,
 )
@@ -218,9 +221,6 @@ class EndpointResult:
         return q["a"]["built"] == q["b"]["built"] and q["a"]["cached"] == q["b"]["cached"]
 
 
-def _mark(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
 
 def prepare_large(url: str, pf, today, *, as_of: str) -> dict:
     """Import the 1×500 facility (untimed), recompute it and the portfolio."""
@@ -373,10 +373,10 @@ def rows(results: list[EndpointResult]) -> list[list[str]]:
             r.name, f"{r.size:,}",
             f"{r.cold_ms[0]:.0f}, {statistics.median(r.cold_ms):.0f}",
             f"{r.warm.rps:,.0f}", f"{r.warm.p50_ms:.1f}",
-            f"{r.warm.p99_ms:.1f} {_mark(r.warm.p99_ms <= TARGET_P99_MS)}",
+            f"{r.warm.p99_ms:.1f} {mark(r.warm.p99_ms <= TARGET_P99_MS)}",
             f"{r.floor.rps:,.0f}", f"{r.floor.p99_ms:.1f}",
-            f"{r.share:.0%} {_mark(r.share >= TARGET_FLOOR_SHARE)}",
-            f"{_query_text(r)} {_mark(r.queries_constant)}",
+            f"{r.share:.0%} {mark(r.share >= TARGET_FLOOR_SHARE)}",
+            f"{_query_text(r)} {mark(r.queries_constant)}",
         ])  # fmt: skip
     return out
 
@@ -400,21 +400,17 @@ def report(results, url, *, small, large, seed, as_of, duration, port) -> str:
           f"{large['id']} with {large['equipment']} equipment)")  # fmt: skip
     print(text_table(HEADERS, rows(results)))
     print()
-    for text, ok, value in checks:
-        print(f"  {_mark(ok)}  {text}: {value}")
+    print_checks(checks)
     print()
     print(text_table(*query_rows(results)))
-    m = machine_summary(url)
     lines = [
-        "# API benchmark results",
-        "",
-        "Written by `benchmarks/run api`; see `benchmarks/README.md` for what each figure "
-        "means. Compare ratios within one run: absolute figures depend on the machine.",
-        "",
-        f"- date: {m['date']}; commit: {m['commit']}",
-        f"- machine: {m['cpus']} CPUs, {m['memory']} RAM, {m['platform']}; "
-        f"Python {m['python']}; PostgreSQL {m['postgresql']}; the server, PostgreSQL, Redis "
-        "and the load generator share the machine",
+        *results_head(
+            "api",
+            "API",
+            url,
+            unit="figures",
+            shared="; the server, PostgreSQL, Redis and the load generator share the machine",
+        ),
         f"- data: the recompute portfolio (`generate_demo_portfolio --seed {seed} --as-of "
         f"{as_of}`) plus one 1×500 facility (seed {LARGE_SEED}), recomputed; facility "
         f"endpoints use `{large['id']}` ({large['equipment']} equipment); query counts compare "
@@ -431,9 +427,7 @@ def report(results, url, *, small, large, seed, as_of, duration, port) -> str:
         "",
         md_table(HEADERS, rows(results)),
         "",
-        "| target | result | value |",
-        "|---|---|--:|",
-        *(f"| {text} | {_mark(ok)} | {value} |" for text, ok, value in checks),
+        *checks_table(checks),
         "",
         "## SQL queries per request",
         "",

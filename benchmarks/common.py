@@ -305,3 +305,41 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
            "|" + "|".join(["---"] + ["--:"] * (len(headers) - 1)) + "|"]  # fmt: skip
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+# --- Reports: the parts every section's report shares ---------------------------------------
+
+
+def mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_checks(checks) -> None:
+    """Each target as ``PASS/FAIL  text: value`` on the terminal."""
+    for text, ok, value in checks:
+        print(f"  {mark(ok)}  {text}: {value}")
+
+
+def checks_table(checks) -> list[str]:
+    """The targets as a Markdown table (lines)."""
+    return [
+        "| target | result | value |",
+        "|---|---|--:|",
+        *(f"| {text} | {mark(ok)} | {value} |" for text, ok, value in checks),
+    ]
+
+
+def results_head(section: str, title: str, url: str, *, unit: str, shared: str = "") -> list[str]:
+    """The first lines of ``benchmarks/results/<section>.md``: title, how to read it, date,
+    commit and machine (``shared``: what else ran on it)."""
+    m = machine_summary(url)
+    return [
+        f"# {title} benchmark results",
+        "",
+        f"Written by `benchmarks/run {section}`; see `benchmarks/README.md` for what each "
+        f"figure means. Compare ratios within one run: absolute {unit} depend on the machine.",
+        "",
+        f"- date: {m['date']}; commit: {m['commit']}",
+        f"- machine: {m['cpus']} CPUs, {m['memory']} RAM, {m['platform']}; "
+        f"Python {m['python']}; PostgreSQL {m['postgresql']}{shared}",
+    ]

@@ -26,13 +26,16 @@ from common import (
     RESULTS_DIR,
     ChildResult,
     Size,
+    checks_table,
     child_env,
     connect,
     demo_file,
     log,
-    machine_summary,
     manage,
+    mark,
     md_table,
+    print_checks,
+    results_head,
     text_table,
 )
 
@@ -419,9 +422,6 @@ def bench_size(url: str, size: Size, *, seed: int, as_of: str) -> SizeResult:
 # --- reporting ------------------------------------------------------------------------------
 
 
-def _mark(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
 
 def verdicts(results: list[SizeResult]) -> list[tuple[str, bool, str]]:
     out = []
@@ -453,8 +453,8 @@ def summary_rows(results: list[SizeResult]) -> list[list[str]]:
             f"{r.peak_mb:.0f}",
             f"{r.reimp.wall_s:.1f}",
             f"{r.floor_s:.1f}",
-            f"{r.floor_ratio:.2f}× {_mark(r.floor_ratio <= TARGET_FLOOR_RATIO)}",
-            f"{r.reimport_ratio:.0%} {_mark(r.reimport_ratio <= TARGET_REIMPORT)}",
+            f"{r.floor_ratio:.2f}× {mark(r.floor_ratio <= TARGET_FLOOR_RATIO)}",
+            f"{r.reimport_ratio:.0%} {mark(r.reimport_ratio <= TARGET_REIMPORT)}",
         ]
         for r in results
     ]
@@ -495,31 +495,20 @@ def report(results: list[SizeResult], url: str, *, seed: int, as_of: str) -> str
     print("Import benchmark (PostgreSQL)")
     print(text_table(HEADERS, summary_rows(results)))
     print()
-    for text, ok, value in checks:
-        print(f"  {_mark(ok)}  {text}: {value}")
+    print_checks(checks)
     print()
     print(text_table(*process_rows(results)))
     print()
     print(text_table(*detail_rows(results)))
 
-    m = machine_summary(url)
     lines = [
-        "# Import benchmark results",
-        "",
-        "Written by `benchmarks/run import`; see `benchmarks/README.md` for what each figure "
-        "means. Compare ratios within one run: absolute seconds depend on the machine.",
-        "",
-        f"- date: {m['date']}; commit: {m['commit']}",
-        f"- machine: {m['cpus']} CPUs, {m['memory']} RAM, {m['platform']}; "
-        f"Python {m['python']}; PostgreSQL {m['postgresql']}",
+        *results_head("import", "Import", url, unit="seconds"),
         f"- data: `generate_demo_portfolio --seed {seed} --as-of {as_of}` (JSON document); "
         + "; ".join(f"{r.size}: {r.file_mb:.0f} MB" for r in results),
         "",
         md_table(HEADERS, summary_rows(results)),
         "",
-        "| target | result | value |",
-        "|---|---|--:|",
-        *(f"| {text} | {_mark(ok)} | {value} |" for text, ok, value in checks),
+        *checks_table(checks),
         "",
         "## The two child processes",
         "",

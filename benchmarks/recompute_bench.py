@@ -53,13 +53,16 @@ from common import (  # noqa: E402
     ROOT,
     ChildResult,
     Size,
+    checks_table,
     child_env,
     connect,
     demo_file,
     log,
-    machine_summary,
     manage,
+    mark,
     md_table,
+    print_checks,
+    results_head,
     run_child,
     text_table,
 )
@@ -190,9 +193,6 @@ class Results:
     pending_child: ChildResult
 
 
-def _mark(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
 
 def verdicts(r: Results) -> list[tuple[str, bool, str]]:
     eng_s = r.engine["engine_s"]
@@ -226,7 +226,7 @@ def summary_rows(r: Results) -> tuple[list[str], list[list[str]]]:
     rows = [
         ["engine: assess_equipment alone (1 core)", f"{n:,}", f"{e['assess_s']:.2f}", "",
          f"{e['assess_eps']:,.0f}",
-         f"≥ {TARGET_ASSESS_EPS:,}/s {_mark(e['assess_eps'] >= TARGET_ASSESS_EPS)}"],
+         f"≥ {TARGET_ASSESS_EPS:,}/s {mark(e['assess_eps'] >= TARGET_ASSESS_EPS)}"],
         ["engine: whole per-facility work (1 core)", f"{n:,}", f"{eng_s:.2f}", "",
          f"{n / eng_s:,.0f}", "(reference)"],
     ]  # fmt: skip
@@ -234,7 +234,7 @@ def summary_rows(r: Results) -> tuple[list[str], list[list[str]]]:
         label = FULL_LABELS[i - 1]
         ratio = res.wall_s / eng_s
         target = (f"≤ {TARGET_FULL_RATIO:g}× engine: {ratio:.2f}× "
-                  f"{_mark(ratio <= TARGET_FULL_RATIO)}" if i == len(r.full)
+                  f"{mark(ratio <= TARGET_FULL_RATIO)}" if i == len(r.full)
                   else f"{ratio:.2f}× engine")
         rows.append([label, f"{info['equipment']:,}", f"{res.wall_s:.1f}", f"{res.cpu_s:.1f}",
                      f"{info['equipment'] / res.wall_s:,.0f}", target])  # fmt: skip
@@ -243,7 +243,7 @@ def summary_rows(r: Results) -> tuple[list[str], list[list[str]]]:
         f"incremental: recompute_pending() after {r.change['changed']} changes",
         f"{p['equipment']:,}", f"{p['seconds']:.2f}", f"{p['cpu_s']:.2f}",
         f"{p['equipment'] / p['seconds']:,.0f}",
-        f"≤ {TARGET_INCREMENTAL_S:g} s {_mark(p['seconds'] <= TARGET_INCREMENTAL_S)}",
+        f"≤ {TARGET_INCREMENTAL_S:g} s {mark(p['seconds'] <= TARGET_INCREMENTAL_S)}",
     ])  # fmt: skip
     return headers, rows
 
@@ -292,23 +292,14 @@ def report(r: Results, url: str, seed: int, data_as_of: str) -> str:
           f"{e['equipment']:,} counted equipment, as of {r.as_of})")  # fmt: skip
     print(text_table(*summary_rows(r)))
     print()
-    for text, ok, value in checks:
-        print(f"  {_mark(ok)}  {text}: {value}")
+    print_checks(checks)
     print()
     print(text_table(*engine_rows(r)))
     print()
     print(text_table(*full_rows(r)))
-    m = machine_summary(url)
     c = r.change
     lines = [
-        "# Recompute benchmark results",
-        "",
-        "Written by `benchmarks/run recompute`; see `benchmarks/README.md` for what each "
-        "figure means. Compare ratios within one run: absolute seconds depend on the machine.",
-        "",
-        f"- date: {m['date']}; commit: {m['commit']}",
-        f"- machine: {m['cpus']} CPUs, {m['memory']} RAM, {m['platform']}; "
-        f"Python {m['python']}; PostgreSQL {m['postgresql']}",
+        *results_head("recompute", "Recompute", url, unit="seconds"),
         f"- data: `generate_demo_portfolio --seed {seed} --as-of {data_as_of}`, {r.size}: "
         f"{e['facilities']} facilities, {e['equipment']:,} counted equipment, "
         f"{e['maintenance']:,} maintenance records; recomputed as of {r.as_of}",
@@ -324,9 +315,7 @@ def report(r: Results, url: str, seed: int, data_as_of: str) -> str:
         "",
         md_table(*summary_rows(r)),
         "",
-        "| target | result | value |",
-        "|---|---|--:|",
-        *(f"| {text} | {_mark(ok)} | {value} |" for text, ok, value in checks),
+        *checks_table(checks),
         "",
         "## Engine alone: where the per-facility time goes",
         "",
