@@ -19,11 +19,9 @@ DATA_DIR = BENCH_DIR / "data"
 RESULTS_DIR = BENCH_DIR / "results"
 MANAGE = ROOT / "manage.py"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/masterbus_bench"
+GENERATOR_COMMAND = ROOT / "condoit" / "management" / "commands" / "generate_demo_portfolio.py"
 # Files whose content decides what the generator writes: a change regenerates cached data.
-GENERATOR_SOURCES = (
-    ROOT / "facilities" / "demo.py",
-    ROOT / "facilities" / "management" / "commands" / "generate_demo_portfolio.py",
-)
+GENERATOR_SOURCES = (GENERATOR_COMMAND, *sorted((ROOT / "condoit" / "demo").glob("*.py")))
 
 
 def log(msg: str) -> None:
@@ -221,7 +219,7 @@ def generator_fingerprint() -> str:
 
 
 def wait_for_generator(timeout_s: float = 1200) -> None:
-    cmd = GENERATOR_SOURCES[1]
+    cmd = GENERATOR_COMMAND
     deadline = time.monotonic() + timeout_s
     while not cmd.exists():
         if time.monotonic() > deadline:

@@ -1,4 +1,4 @@
-"""Tests of the deterministic demo-portfolio generator (condoit/demo.py) and its command.
+"""Tests of the deterministic demo-portfolio generator (condoit/demo/) and its command.
 
 The record checks below are written from condoit-source.md §1/§4 on purpose, independently of
 the generator's code, so a drift in either shows up here. No database is needed.
