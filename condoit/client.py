@@ -10,16 +10,14 @@ error type, :class:`CondoitError`. The bearer token never appears in logs or mes
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
-import requests
 from django.conf import settings
 
-from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
+from masterbus.http import RetryableError, error_detail
+from masterbus.http_client import ServiceClient
 
 from .bounds import json_error
 
@@ -38,26 +36,29 @@ class CondoitError(Exception):
         self.status = status
 
 
-class CondoitClient:
+class CondoitClient(ServiceClient):
     """A ``requests.Session`` bound to ``CONDOIT_URL`` with the bearer token.
 
-    Every argument defaults to its ``CONDOIT_*`` setting; ``sleep`` is injectable so tests
-    can observe the backoff without waiting.
+    Every argument defaults to its ``CONDOIT_*`` setting (``CONDOIT_URL``, ``CONDOIT_TOKEN``,
+    ``CONDOIT_MAX_PAGE_BYTES``; the timeouts, ``CONDOIT_MAX_RETRIES`` and
+    ``CONDOIT_BACKOFF_BASE``/``_CAP`` through :class:`~masterbus.http_client.ServiceClient`,
+    which takes the other arguments, ``sleep`` and ``session`` among them).
     """
+
+    settings_prefix = "CONDOIT"
+    service = "Condoit"
+    whose = "Condoit's"
+    answer = "response"
+    user_agent = "MasterBus-Condoit-pull/1"
+    log = log
 
     def __init__(
         self,
         *,
         base_url: str | None = None,
         token: str | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-        backoff_base: float | None = None,
-        backoff_cap: float | None = None,
         max_page_bytes: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **options: Any,
     ):
         base_url = settings.CONDOIT_URL if base_url is None else base_url
         token = settings.CONDOIT_TOKEN if token is None else token
@@ -65,36 +66,17 @@ class CondoitClient:
             raise CondoitError(
                 "CONDOIT_URL and CONDOIT_TOKEN must both be set to pull from Condoit"
             )
-        self.base_url = base_url.rstrip("/")
-        self.timeout = (
-            settings.CONDOIT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-            settings.CONDOIT_READ_TIMEOUT if read_timeout is None else read_timeout,
+        super().__init__(
+            base_url=base_url.rstrip("/"),
+            credential={"Authorization": f"Bearer {token}"},
+            **options,
         )
-        self.max_retries = max(
-            0, settings.CONDOIT_MAX_RETRIES if max_retries is None else max_retries
-        )
-        self.backoff_base = settings.CONDOIT_BACKOFF_BASE if backoff_base is None else backoff_base
-        self.backoff_cap = settings.CONDOIT_BACKOFF_CAP if backoff_cap is None else backoff_cap
         self.max_page_bytes = (
             settings.CONDOIT_MAX_PAGE_BYTES if max_page_bytes is None else max_page_bytes
         )
-        self.sleep = sleep
-        self.session = session or requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        self.session.headers["Accept"] = "application/json"
-        self.session.headers["User-Agent"] = "MasterBus-Condoit-pull/1"
 
-    def __repr__(self) -> str:  # never show the token
-        return f"<CondoitClient {self.base_url}>"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> CondoitClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _failure(self, message: str, status: int | None) -> CondoitError:
+        return CondoitError(message, status)
 
     # --- the export API ---------------------------------------------------------------------
 
@@ -124,77 +106,22 @@ class CondoitClient:
 
     def _get(self, path: str, params: dict) -> bytes:
         url = self.base_url + path
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._get_once(url, params)
-            except RetryableError as exc:
-                if attempt + 1 >= attempts:
-                    raise CondoitError(
-                        f"GET {path} failed after {attempts} attempt(s): {exc.message}",
-                        status=exc.status,
-                    ) from None
-                wait = self._delay(attempt, exc.wait)
-                log.warning(
-                    "Condoit GET %s: %s; retry %d/%d in %.2fs",
-                    path, exc.message, attempt + 1, self.max_retries, wait,
-                )  # fmt: skip
-                self.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _delay(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:  # Retry-After, already capped
-            return asked
-        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
-
-    def _get_once(self, url: str, params: dict) -> bytes:
         try:
-            resp = self.session.get(
-                url, params=params, timeout=self.timeout, stream=True, allow_redirects=False
+            resp, body = self._with_retries(
+                f"GET {path}", lambda _n: self._send("GET", url, self.max_page_bytes, params=params)
             )
-        except requests.Timeout:
-            raise RetryableError("timed out") from None
-        except requests.ConnectionError as exc:
-            raise RetryableError(f"connection error ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
-            raise CondoitError(f"request to Condoit failed: {type(exc).__name__}") from None
-        with resp:
-            status = resp.status_code
-            if status == 429:
-                wait = retry_after_seconds(resp.headers.get("Retry-After"), self.backoff_cap)
-                raise RetryableError("429 Too Many Requests", 429, wait)
-            if status >= 500:
-                raise RetryableError(f"{status} {resp.reason or 'server error'}", status)
-            try:
-                body = self._read(resp)
-            except requests.Timeout:
-                raise RetryableError("timed out reading the response") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise RetryableError(
-                    f"connection broke while reading ({type(exc).__name__})"
-                ) from None
-            except requests.RequestException as exc:
-                raise CondoitError(
-                    f"could not read Condoit's response: {type(exc).__name__}", status
-                ) from None
+        except RetryableError as exc:
+            raise CondoitError(
+                f"GET {path} failed after {self.max_retries + 1} attempt(s): {exc.message}",
+                status=exc.status,
+            ) from None
+        status = resp.status_code
         if not 200 <= status < 300:
             raise CondoitError(
                 f"Condoit answered {status} {resp.reason or ''}".rstrip() + error_detail(body),
                 status,
             )
         return body
-
-    def _read(self, resp: requests.Response) -> bytes:
-        chunks, size = [], 0
-        for chunk in resp.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > self.max_page_bytes:
-                raise CondoitError(
-                    f"Condoit's response is larger than {self.max_page_bytes} bytes",
-                    resp.status_code,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _parse_page(body: bytes, resource: str) -> tuple[list[Any], str | None]:

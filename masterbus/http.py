@@ -1,18 +1,25 @@
-"""Retry helpers shared by the outbound HTTP clients (Condoit, VoltMetrics, photo hosts).
+"""Retry rules shared by the outbound HTTP clients (Condoit, VoltMetrics, photo hosts).
 
-Pure functions: no settings, no I/O. Each client keeps its own settings, error types and
-messages and asks these for the rules they have in common: which statuses are worth trying
-again, how long to wait before the next attempt (exponential backoff with "equal jitter",
-or the server's ``Retry-After``, both capped), and the short detail of an error envelope.
+No settings, no network: each client keeps its own settings, error types and messages and
+asks these for the rules they have in common: which statuses are worth trying again, how long
+to wait before the next attempt (exponential backoff with "equal jitter", or the server's
+``Retry-After``, both capped), the one retry loop (:func:`call_with_retries`, on tenacity),
+and the short detail of an error envelope.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base
+
+T = TypeVar("T")
 
 
 class RetryableError(Exception):
@@ -59,6 +66,61 @@ def retry_after_seconds(
             when = when.replace(tzinfo=UTC)
         asked = max(0.0, (when - (datetime.now(UTC) if now is None else now)).total_seconds())
     return max(0.0, min(asked, cap))
+
+
+class RetryAfterOrBackoff(wait_base):
+    """Tenacity wait: the ``Retry-After`` the failed attempt carried (``RetryableError.wait``,
+    already capped), else :func:`backoff_delay` for that attempt."""
+
+    def __init__(self, base: float, cap: float, rng=random):
+        self.base = base
+        self.cap = cap
+        self.rng = rng
+
+    def delay(self, attempt: int, asked: float | None) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (0-based) that asked for ``asked``."""
+        if asked is not None:
+            return asked
+        return backoff_delay(attempt, self.base, self.cap, self.rng)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        return self.delay(retry_state.attempt_number - 1, getattr(failure, "wait", None))
+
+
+def call_with_retries(
+    attempt: Callable[[int], T],
+    *,
+    max_retries: int,
+    backoff_base: float,
+    backoff_cap: float,
+    sleep: Callable[[float], None],
+    on_retry: Callable[[RetryableError, int, float], None] | None = None,
+) -> T:
+    """``attempt(n)`` for n = 1, 2, … until it returns (its value is returned) or raises.
+
+    A :class:`RetryableError` is tried again, at most ``max_retries`` times, after
+    ``sleep(seconds)`` with the seconds of :class:`RetryAfterOrBackoff`; ``on_retry(error, n,
+    seconds)`` is called just before each sleep (to log it). When the retries run out the last
+    :class:`RetryableError` is raised as it is; any other exception is raised at once."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None:
+            on_retry(state.outcome.exception(), state.attempt_number, state.next_action.sleep)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(max(0, max_retries) + 1),
+        wait=RetryAfterOrBackoff(backoff_base, backoff_cap),
+        retry=retry_if_exception_type(RetryableError),
+        sleep=lambda seconds: sleep(float(seconds)),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    for tried in retrying:
+        with tried:
+            return attempt(tried.retry_state.attempt_number)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def error_detail(body: bytes) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from masterbus.http import RetryableError, backoff_delay, error_detail, retry_after_seconds
+from masterbus.http import RetryableError, error_detail
+from masterbus.http_client import ServiceClient
 
 from .answers import (
     AlgorithmsAnswer,
@@ -158,58 +158,43 @@ def _cache_get(key):
 # --- the client -----------------------------------------------------------------------------------
 
 
-class VoltMetricsClient:
-    """Every argument defaults to its ``VOLTMETRICS_*`` setting; ``sleep`` is injectable so
-    tests can observe the backoff without waiting."""
+class VoltMetricsClient(ServiceClient):
+    """Every argument defaults to its ``VOLTMETRICS_*`` setting (``VOLTMETRICS_URL``,
+    ``VOLTMETRICS_API_KEY``; the timeouts, ``VOLTMETRICS_MAX_RETRIES`` and
+    ``VOLTMETRICS_BACKOFF_BASE``/``_CAP`` through :class:`~masterbus.http_client.ServiceClient`,
+    which takes the other arguments, ``sleep`` and ``session`` among them)."""
+
+    settings_prefix = "VOLTMETRICS"
+    service = "VoltMetrics"
+    whose = "VoltMetrics'"
+    answer = "answer"
+    user_agent = "MasterBus-VoltMetrics/1"
+    log = log
+    log_detail_max = 300
 
     def __init__(
         self,
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-        backoff_base: float | None = None,
-        backoff_cap: float | None = None,
         breaker: CircuitBreaker | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
+        **options: Any,
     ):
         base_url = settings.VOLTMETRICS_URL if base_url is None else base_url
         api_key = settings.VOLTMETRICS_API_KEY if api_key is None else api_key
         if not base_url:
             raise VoltMetricsError("VOLTMETRICS_URL is not set", kind="rejected")
-        self.base_url = base_url.rstrip("/") + "/api/v1"
-        self.timeout = (
-            settings.VOLTMETRICS_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-            settings.VOLTMETRICS_READ_TIMEOUT if read_timeout is None else read_timeout,
+        super().__init__(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            credential={"X-API-Key": api_key},
+            **options,
         )
-        self.max_retries = max(
-            0, settings.VOLTMETRICS_MAX_RETRIES if max_retries is None else max_retries
-        )
-        self.backoff_base = (
-            settings.VOLTMETRICS_BACKOFF_BASE if backoff_base is None else backoff_base
-        )
-        self.backoff_cap = settings.VOLTMETRICS_BACKOFF_CAP if backoff_cap is None else backoff_cap
         self.breaker = breaker or CircuitBreaker()
-        self.sleep = sleep
-        self.session = session or requests.Session()
-        self.session.headers["X-API-Key"] = api_key
-        self.session.headers["Accept"] = "application/json"
-        self.session.headers["User-Agent"] = "MasterBus-VoltMetrics/1"
 
-    def __repr__(self) -> str:  # never show the key
-        return f"<VoltMetricsClient {self.base_url}>"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> VoltMetricsClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _failure(self, message: str, status: int | None) -> VoltMetricsError:
+        # No answer at all: the request was refused on our side; an unreadable answer is
+        # invalid (its status is not kept).
+        return VoltMetricsError(message, kind="rejected" if status is None else "invalid")
 
     # --- the API --------------------------------------------------------------------------
 
@@ -255,23 +240,16 @@ class VoltMetricsClient:
         if not self.breaker.allow():
             raise VoltMetricsError(f"{method} {path}: circuit breaker open", kind="unavailable")
         payload = None if body is None else orjson.dumps(body)
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            last = attempt + 1 >= attempts
-            try:
-                status, raw = self._once(method, path, payload)
-            except RetryableError as exc:
-                if last:
-                    self.breaker.failure()
-                    raise VoltMetricsError(
-                        f"{method} {path} failed after {attempts} attempt(s): {exc.message}",
-                        kind="unavailable",
-                        status=exc.status,
-                    ) from None
-                self._pause(method, path, exc.message, attempt, exc.wait)
-                continue
+        headers = {"Content-Type": "application/json"} if payload is not None else None
+        url = self.base_url + path
+
+        def attempt(tried: int):
+            if tried > 1 and not self.breaker.allow():
+                raise VoltMetricsError(f"{method} {path}: circuit breaker open", kind="unavailable")
+            resp, raw = self._send(method, url, MAX_ANSWER_BYTES, data=payload, headers=headers)
             # The service answered: it is up, whatever it said.
             self.breaker.success()
+            status = resp.status_code
             if not 200 <= status < 300:
                 raise VoltMetricsError(
                     f"{method} {path}: VoltMetrics answered {status}{error_detail(raw)}",
@@ -282,69 +260,40 @@ class VoltMetricsClient:
                 return _decode(raw, parse)
             except Invalid as exc:
                 # Only a GET is safe to ask again; an out-of-range answer would not change.
-                if method != "GET" or not exc.retry or last:
-                    tried = f" (after {attempt + 1} attempts)" if attempt else ""
-                    raise VoltMetricsError(
-                        f"{method} {path}: {exc.message}{tried}", kind="invalid", status=status
-                    ) from None
-                self._pause(method, path, f"malformed answer: {exc.message}", attempt, None)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _pause(self, method: str, path: str, why: str, attempt: int, asked: float | None):
-        wait = self._delay(attempt, asked)
-        log.warning(
-            "VoltMetrics %s %s: %s; retry %d/%d in %.2fs",
-            method, path, why[:300], attempt + 1, self.max_retries, wait,
-        )  # fmt: skip
-        self.sleep(wait)
-        if not self.breaker.allow():
-            raise VoltMetricsError(f"{method} {path}: circuit breaker open", kind="unavailable")
-
-    def _delay(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:  # Retry-After, already capped
-            return asked
-        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
-
-    def _once(self, method: str, path: str, payload: bytes | None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"} if payload is not None else None
-        try:
-            resp = self.session.request(
-                method,
-                self.base_url + path,
-                data=payload,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.Timeout:
-            raise RetryableError("timed out") from None
-        except requests.ConnectionError as exc:
-            raise RetryableError(f"connection error ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
-            raise VoltMetricsError(
-                f"request to VoltMetrics failed: {type(exc).__name__}", kind="rejected"
-            ) from None
-        with resp:
-            status = resp.status_code
-            if status == 429:
-                wait = retry_after_seconds(resp.headers.get("Retry-After"), self.backoff_cap)
-                raise RetryableError("429 Too Many Requests", 429, wait)
-            if status >= 500:
-                raise RetryableError(f"{status} {resp.reason or 'server error'}", status)
-            try:
-                raw = _read(resp)
-            except requests.Timeout:
-                raise RetryableError("timed out reading the answer") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise RetryableError(
-                    f"connection broke while reading ({type(exc).__name__})"
-                ) from None
-            except requests.RequestException as exc:
+                if method == "GET" and exc.retry:
+                    raise _Malformed(exc.message, status) from None
                 raise VoltMetricsError(
-                    f"could not read VoltMetrics' answer: {type(exc).__name__}", kind="invalid"
+                    f"{method} {path}: {exc.message}{_after(tried)}", kind="invalid", status=status
                 ) from None
-        return status, raw
+
+        try:
+            return self._with_retries(f"{method} {path}", attempt)
+        except _Malformed as exc:
+            raise VoltMetricsError(
+                f"{method} {path}: {exc.detail}{_after(self.max_retries + 1)}",
+                kind="invalid",
+                status=exc.status,
+            ) from None
+        except RetryableError as exc:
+            self.breaker.failure()
+            raise VoltMetricsError(
+                f"{method} {path} failed after {self.max_retries + 1} attempt(s): {exc.message}",
+                kind="unavailable",
+                status=exc.status,
+            ) from None
+
+
+class _Malformed(RetryableError):
+    """A GET answered with a garbled body (bad JSON, a missing field): asked again like a 5xx,
+    and invalid once the retries run out."""
+
+    def __init__(self, detail: str, status: int):
+        super().__init__(f"malformed answer: {detail}", status)
+        self.detail = detail
+
+
+def _after(tried: int) -> str:
+    return f" (after {tried} attempts)" if tried > 1 else ""
 
 
 def _decode(raw: bytes, parse: Callable[[Any], Any]):
@@ -360,18 +309,6 @@ def _decode(raw: bytes, parse: Callable[[Any], Any]):
 
 def _seg(value: str) -> str:
     return quote(str(value), safe="")
-
-
-def _read(resp: requests.Response) -> bytes:
-    chunks, size = [], 0
-    for chunk in resp.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise VoltMetricsError(
-                f"VoltMetrics' answer is larger than {MAX_ANSWER_BYTES} bytes", kind="invalid"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def breaker_state() -> str:
