@@ -137,15 +137,6 @@ def opt_int(rec: dict, key: str, lo: int, hi: int, path: str = "") -> int | None
     return value
 
 
-def opt_bool(rec: dict, key: str, path: str = "") -> bool | None:
-    value = rec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise RecordError(path + key, "must be true or false")
-    return value
-
-
 def opt_enum(rec: dict, key: str, allowed: frozenset[str], path: str = "") -> str:
     value = rec.get(key)
     if value is None:
@@ -194,22 +185,26 @@ def req_ts(rec: dict, key: str) -> datetime:
     return value
 
 
-def opt_obj(rec: dict, key: str, path: str = "") -> dict | None:
-    value = rec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise RecordError(path + key, "must be an object")
-    return value
+def _optional(kind: type, message: str, absent: Any = None):
+    """A check of an optional value of one JSON type: ``check(rec, key, path="")`` gives
+    the value when it is a ``kind``, ``absent`` when there is none, and raises ``message``
+    otherwise."""
+
+    def check(rec: dict, key: str, path: str = ""):
+        value = rec.get(key)
+        if value is None:
+            return absent
+        if not isinstance(value, kind):
+            raise RecordError(path + key, message)
+        return value
+
+    return check
 
 
-def opt_list(rec: dict, key: str) -> list:
-    value = rec.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise RecordError(key, "must be an array")
-    return value
+opt_bool = _optional(bool, "must be true or false")
+opt_obj = _optional(dict, "must be an object")
+# An absent array reads as an empty one (only ever iterated).
+opt_list = _optional(list, "must be an array", absent=())
 
 
 def coordinates(rec: dict, path: str = "") -> tuple[float | None, float | None]:
