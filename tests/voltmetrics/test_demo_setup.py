@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from voltmetrics.management.commands import demo_setup
 from voltmetrics import tasks
+from voltmetrics.management.commands import demo_setup
 from voltmetrics.models import FacilityAssessment
 
 pytestmark = pytest.mark.django_db
