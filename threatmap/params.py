@@ -78,31 +78,31 @@ class EquipmentListQuery(_ListQuery):
 
 
 @dataclass(frozen=True, slots=True)
-class FacilityListParams:
+class _ListParams:
+    """A list's validated query: what every list reads (each list sets its own ``limit``
+    default and adds its filter)."""
+
     page: int = 1
-    limit: int = FACILITY_LIMIT[2]
+    limit: int = 0
     sort: str = "name"
     order: str = "asc"
     search: str = ""
     risk_level: str = ""
-    compliance_status: str = ""
 
     def cache_key(self) -> str:
         return "|".join(f"{k}={v}" for k, v in asdict(self).items())
 
 
 @dataclass(frozen=True, slots=True)
-class EquipmentListParams:
-    page: int = 1
-    limit: int = EQUIPMENT_LIMIT[2]
-    sort: str = "name"
-    order: str = "asc"
-    search: str = ""
-    risk_level: str = ""
-    type: str = ""
+class FacilityListParams(_ListParams):
+    limit: int = FACILITY_LIMIT[2]
+    compliance_status: str = ""
 
-    def cache_key(self) -> str:
-        return "|".join(f"{k}={v}" for k, v in asdict(self).items())
+
+@dataclass(frozen=True, slots=True)
+class EquipmentListParams(_ListParams):
+    limit: int = EQUIPMENT_LIMIT[2]
+    type: str = ""
 
 
 def facility_list_params(query) -> FacilityListParams:
