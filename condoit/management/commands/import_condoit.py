@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from condoit.files import FileFormatError, import_file
+from condoit.management.report import write_run_summary
 
 
 def _tqdm_reader(enabled: bool):
@@ -31,16 +32,4 @@ class Command(BaseCommand):
             run = import_file(path, progress=_tqdm_reader(show), batch_size=batch_size)
         except FileFormatError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(
-            f"Sync run #{run.pk} ({run.status}): created {run.created}, updated {run.updated}, "
-            f"unchanged {run.unchanged}, rejected {run.rejected}, deleted {run.deleted}"
-        )
-        for w in run.warnings:
-            self.stdout.write(
-                self.style.WARNING(f"  warning: {w['message']} (x{w.get('count', 1)})")
-            )
-        for rej in run.rejections.all()[:20]:
-            where = f"line {rej.line}" if rej.line else (rej.record_id or "?")
-            self.stdout.write(self.style.ERROR(f"  rejected {where}: {rej.field} {rej.reason}"))
-        if run.rejected > 20:
-            self.stdout.write(f"  … and {run.rejected - 20} more rejected (see the admin)")
+        write_run_summary(self, run)
