@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 KEY_BYTES = 48  # 64 URL-safe characters
@@ -31,12 +32,21 @@ def installation_key(path: Path) -> str:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(KEY_BYTES)
+    # Written whole to a private temporary file first, then linked into place: the link
+    # either creates ``path`` holding the complete key or fails because another process
+    # linked its own first; a reader never sees an empty or partial file.
+    fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read(path)  # another process created it first
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _read(path)  # another process created it first
+    finally:
+        os.unlink(tmp)
     return key
 
 

@@ -121,6 +121,8 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: installation_key(path), range(32)))
     assert keys == {path.read_text().strip()}
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temporary left
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_every_documented_way_of_running_for_real_uses_production_mode():
