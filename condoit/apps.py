@@ -8,3 +8,10 @@ class CondoitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "condoit"
     verbose_name = "Condoit ingestion"
+
+    def ready(self):
+        from masterbus.metrics.application import register_provider
+
+        from .metrics import condoit_samples
+
+        register_provider("condoit", condoit_samples)

@@ -47,6 +47,7 @@ class CondoitClient(ServiceClient):
 
     settings_prefix = "CONDOIT"
     service = "Condoit"
+    system = "condoit"
     whose = "Condoit's"
     answer = "response"
     user_agent = "MasterBus-Condoit-pull/1"
@@ -100,7 +101,13 @@ class CondoitClient(ServiceClient):
         if cursor is not None:
             params["cursor"] = cursor
         body = self._get(f"/api/export/{resource}", params)
-        return _parse_page(body, resource)
+        try:
+            page = _parse_page(body, resource)
+        except CondoitError:
+            self.count("bad_body")
+            raise
+        self.count("ok")
+        return page
 
     # --- transport --------------------------------------------------------------------------
 

@@ -42,3 +42,11 @@ loglevel = "info"
 # No runtime control socket (gunicornc): its default path is shared by every gunicorn of the
 # same user. Restart or scale through the process manager instead.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A worker left: its live gauges leave prometheus-client's multiprocess files
+    (operations.md §1; PROMETHEUS_MULTIPROC_DIR)."""
+    from masterbus.metrics.registry import mark_process_dead
+
+    mark_process_dead(worker.pid)

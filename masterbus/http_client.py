@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 
 from .http import RetryableError, RetryAfterOrBackoff, call_with_retries, retry_after_seconds
+from .metrics.families import count_outbound
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ class ServiceClient:
     answer: str  # "response": what the service sends back, in messages
     user_agent: str
     log: logging.Logger
+    system: str  # "condoit": the masterbus_outbound_requests_total label
     log_detail_max: int | None = None  # how much of a retry's reason a log line shows
 
     def __init__(
@@ -128,15 +130,20 @@ class ServiceClient:
                 method, url, timeout=self.timeout, stream=True, allow_redirects=False, **kwargs
             )
         except requests.Timeout:
+            self.count("timeout")
             raise RetryableError("timed out") from None
         except requests.ConnectionError as exc:
+            self.count("connection_error")
             raise RetryableError(f"connection error ({type(exc).__name__})") from None
         except requests.RequestException as exc:
+            self.count("connection_error")
             raise self._failure(
                 f"request to {self.service} failed: {type(exc).__name__}", None
             ) from None
         with resp:
             status = resp.status_code
+            if not 200 <= status < 300:
+                self.count("http_error")
             if status == 429:
                 wait = retry_after_seconds(resp.headers.get("Retry-After"), self.backoff_cap)
                 raise RetryableError("429 Too Many Requests", 429, wait)
@@ -145,22 +152,34 @@ class ServiceClient:
             try:
                 body = self._read(resp, max_bytes)
             except requests.Timeout:
+                self.count("timeout")
                 raise RetryableError(f"timed out reading the {self.answer}") from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                self.count("connection_error")
                 raise RetryableError(
                     f"connection broke while reading ({type(exc).__name__})"
                 ) from None
             except requests.RequestException as exc:
+                self.count("connection_error")
                 raise self._failure(
                     f"could not read {self.whose} {self.answer}: {type(exc).__name__}", status
                 ) from None
         return resp, body
+
+    def count(self, outcome: str) -> None:
+        """Count one request's outcome (masterbus_outbound_requests_total). :meth:`_send`
+        counts transport failures and non-2xx answers; the client counts a 2xx answer once it
+        has read it: ``ok``, or ``bad_body`` when it could not be used (bad JSON, missing
+        fields, too large)."""
+        count_outbound(self.system, outcome)
 
     def _read(self, resp: requests.Response, max_bytes: int) -> bytes:
         chunks, size = [], 0
         for chunk in resp.iter_content(chunk_size=CHUNK):
             size += len(chunk)
             if size > max_bytes:
+                if 200 <= resp.status_code < 300:
+                    self.count("bad_body")
                 raise self._failure(
                     f"{self.whose} {self.answer} is larger than {max_bytes} bytes",
                     resp.status_code,

@@ -107,3 +107,15 @@ class UserTokenState(models.Model):
 
     def __str__(self) -> str:
         return f"tokens of user {self.user_id}: generation {self.generation}"
+
+
+class Heartbeat(models.Model):
+    """When a recurring job last succeeded (``recompute.full``, ``recompute.incremental``,
+    ``recompute.snapshot``…): one row per job, overwritten by each success
+    (masterbus/heartbeats.py). The metrics and ``manage.py status`` read them."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    succeeded_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.succeeded_at:%Y-%m-%d %H:%M:%S}"

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: counts and times every answer, those of the middleware below included.
+    "masterbus.metrics.middleware.MetricsMiddleware",
     "masterbus.api.request_id.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "masterbus.api.errors.BodySizeLimitMiddleware",
@@ -378,6 +380,20 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Metrics (operations.md §1) -------------------------------------------------------------
+# GET /metrics in the Prometheus text format. With METRICS_TOKEN set it needs
+# "Authorization: Bearer <METRICS_TOKEN>"; production refuses to start without a token unless
+# METRICS_ENABLED=false (then the route is absent). Several processes (gunicorn, Celery
+# prefork) add up through PROMETHEUS_MULTIPROC_DIR, read by prometheus-client itself.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Application gauges (database and broker reads) are cached this long, at most 15 s.
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=15)
+if PRODUCTION and METRICS_ENABLED and not METRICS_TOKEN:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is required in production (or set METRICS_ENABLED=false)"
+    )
+
 # --- Production hardening -------------------------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -388,5 +404,5 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    # /health and /ready are probed over plain HTTP inside the cluster.
-    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+    # /health, /ready and /metrics are probed over plain HTTP inside the cluster.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -5,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from masterbus import health
 from masterbus.api import schema as _schema  # noqa: F401  registers the OpenAPI auth schemes
 from masterbus.api.views import ApiNotFoundView, TokenObtainView, TokenRefreshView
+from masterbus.metrics.views import metrics
 
 api_v1 = [
     path("condoit/", include("condoit.urls")),
@@ -23,6 +25,7 @@ urlpatterns = [
     path("health/", health.health),
     path("ready", health.ready, name="ready"),
     path("ready/", health.ready),
+    *([path("metrics", metrics, name="metrics")] if settings.METRICS_ENABLED else []),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Anything else under /api/ is a 404 in the error envelope.

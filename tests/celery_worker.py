@@ -73,8 +73,9 @@ class Worker:
 
 @contextlib.contextmanager
 def celery_worker(
-    env_extra: dict[str, str], *, include: str = "", name: str = "e2e"
+    env_extra: dict[str, str], *, include: str = "", name: str = "e2e", concurrency: int = 0
 ) -> Iterator[Worker]:
+    """``concurrency`` > 0 runs the prefork pool with that many children (default: solo)."""
     assert CELERY.exists(), f"no celery executable at {CELERY}"
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "set CELERY_BROKER_URL to run this test"
     # A queue of our own: other runs on the same broker neither take our tasks nor lose theirs.
@@ -95,7 +96,8 @@ def celery_worker(
     log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-worker-", suffix=".log", delete=False)
     log_path = Path(log_file.name)
     cmd = [
-        str(CELERY), "-A", "masterbus", "worker", "-l", "info", "-P", "solo", "-Q", queue,
+        str(CELERY), "-A", "masterbus", "worker", "-l", "info", "-Q", queue,
+        *(["-P", "prefork", "-c", str(concurrency)] if concurrency else ["-P", "solo"]),
         "-n", f"{name}-{os.getpid()}@%h", "--without-heartbeat", "--without-mingle",
         "--without-gossip",
     ]  # fmt: skip

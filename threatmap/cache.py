@@ -48,6 +48,7 @@ from django.utils.http import http_date
 from rest_framework.renderers import JSONRenderer
 
 from masterbus.locks import CacheLock
+from masterbus.metrics.families import count_cache
 
 from . import photo_refs
 
@@ -207,21 +208,27 @@ def cached_payload(*, endpoint: str, scope: str, params: str, build: Builder) ->
     if gen is None:
         gen = _seed(gen_key)
         if gen is None:  # the cache is unreachable: straight from the database
+            count_cache("miss")
             return _build(build, None, None)
     entry = _entry(got.get(key))
     if entry is None:
+        count_cache("miss")
         return _build(build, key, gen)
     if entry[0] == gen:
+        count_cache("hit")
         return Rendered(entry[1], entry[2])
     lock = CacheLock(_REBUILD + digest, REBUILD_LOCK_TTL)
     taken = _safe(lock.acquire)  # None: the cache cannot say; rebuild here
     if taken:
+        count_cache("miss")
         try:
             return _build(build, key, gen)
         finally:
             lock.release()
     if taken is False and _stale_for(scope, entry) <= refresh_cycle():
+        count_cache("stale")
         return Rendered(entry[1], entry[2], stale=True)
+    count_cache("miss")
     return _build(build, key, gen)
 
 

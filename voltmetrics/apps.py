@@ -8,11 +8,13 @@ class VoltmetricsConfig(AppConfig):
     def ready(self):
         from masterbus.changes import records_changed
         from masterbus.health import register_readiness_check
+        from masterbus.metrics.application import register_provider as register_metrics_provider
 
         # Registers the signals that keep published model versions immutable.
         from . import versions  # noqa: F401
         from .health import voltmetrics_check
         from .integration import tasks  # noqa: F401  (the VoltMetrics tasks, for the workers)
+        from .metrics import voltmetrics_samples
         from .tasks import recompute_soon
 
         # Figures follow mirrored records shortly after a change commits (debounced).
@@ -22,3 +24,4 @@ class VoltmetricsConfig(AppConfig):
             weak=False,
         )
         register_readiness_check("voltmetrics", voltmetrics_check)
+        register_metrics_provider("voltmetrics", voltmetrics_samples)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from facilities.models import Facility
 from masterbus.gcpause import gc_paused
+from masterbus.heartbeats import beat
 from masterbus.overlap import Background
 
 from . import engine
@@ -149,6 +150,8 @@ def risk_recompute(
     if portfolio:
         portfolio_recompute(as_of=as_of, model=model)
     stats.seconds = (timezone.now() - started).total_seconds()
+    if pks is None and changed is None and portfolio:
+        beat("recompute.full")  # masterbus_recompute_last_success_timestamp_seconds{kind="full"}
     return stats
 
 
@@ -161,6 +164,7 @@ def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
     """
     pending = pending_changes(limit=limit)
     if pending is None:
+        beat("recompute.incremental")  # drained: nothing (more) waits
         return None
     stats = risk_recompute(facility_pks=pending.facility_pks, changed=pending.changed)
     pending_mark_recomputed(pending.row_ids)

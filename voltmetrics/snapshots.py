@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from facilities.models import Facility
+from masterbus.heartbeats import beat
 
 from . import engine
 from .current import model_current, utc_today
@@ -118,7 +119,9 @@ def snapshot_month_write(*, month: date | None = None) -> SnapshotStats:
     month = engine.month_end(month) if month else previous_month_end()
     if month >= utc_today():
         raise ValueError(f"{month:%b %Y} has not ended yet; snapshots are of ended months")
-    return snapshots_fill(months=[month], overwrite=True)
+    stats = snapshots_fill(months=[month], overwrite=True)
+    beat("recompute.snapshot")
+    return stats
 
 
 def snapshots_backfill(*, months: int = 6, as_of: date | None = None) -> SnapshotStats:

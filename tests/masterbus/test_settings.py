@@ -27,6 +27,7 @@ def test_production_passes_check_deploy():
         MASTERBUS_ENV="production",
         SECRET_KEY="k" * 20 + "Q7#r!x9" + "z" * 30,
         ALLOWED_HOSTS="masterbus.example.com",
+        METRICS_TOKEN="m" * 40,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -84,6 +84,8 @@ class VoltMetricsError(Exception):
 _K_FAILURES = "voltmetrics:breaker:failures"
 _K_OPEN_UNTIL = "voltmetrics:breaker:open_until"
 _K_PROBE = "voltmetrics:breaker:probe"
+# When the breaker first opened after the last success (how long VoltMetrics has been down).
+_K_DOWN_SINCE = "voltmetrics:breaker:down_since"
 
 
 class CircuitBreaker:
@@ -120,11 +122,16 @@ class CircuitBreaker:
         except Exception:  # cache down: let the call through
             return True
 
+    def down_since(self) -> float | None:
+        """Unix time the breaker first opened since the last successful call, or None."""
+        since = _cache_get(_K_DOWN_SINCE)
+        return None if since is None else float(since)
+
     def success(self) -> None:
         if _cache_get(_K_OPEN_UNTIL) is None and not _cache_get(_K_FAILURES):
             return
         try:
-            cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE])
+            cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE, _K_DOWN_SINCE])
         except Exception:
             pass
 
@@ -137,6 +144,7 @@ class CircuitBreaker:
         if count is not None and count >= self.threshold:
             was = self.state()
             cache.set(_K_OPEN_UNTIL, time.time() + self.cooldown, timeout=self._ttl)
+            cache.add(_K_DOWN_SINCE, time.time(), timeout=None)
             cache.delete(_K_PROBE)
             if was == "closed":
                 log.warning(
@@ -145,7 +153,7 @@ class CircuitBreaker:
                 )  # fmt: skip
 
     def reset(self) -> None:
-        cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE])
+        cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE, _K_DOWN_SINCE])
 
 
 def _cache_get(key):
@@ -165,6 +173,7 @@ class VoltMetricsClient(ServiceClient):
     which takes the other arguments, ``sleep`` and ``session`` among them)."""
 
     settings_prefix = "VOLTMETRICS"
+    system = "voltmetrics"
     service = "VoltMetrics"
     whose = "VoltMetrics'"
     answer = "answer"
@@ -257,14 +266,17 @@ class VoltMetricsClient(ServiceClient):
                     status=status,
                 )
             try:
-                return _decode(raw, parse)
+                answer = _decode(raw, parse)
             except Invalid as exc:
+                self.count("bad_body")
                 # Only a GET is safe to ask again; an out-of-range answer would not change.
                 if method == "GET" and exc.retry:
                     raise _Malformed(exc.message, status) from None
                 raise VoltMetricsError(
                     f"{method} {path}: {exc.message}{_after(tried)}", kind="invalid", status=status
                 ) from None
+            self.count("ok")
+            return answer
 
         try:
             return self._with_retries(f"{method} {path}", attempt)
