@@ -54,10 +54,17 @@ def run_api(args: argparse.Namespace, url: str) -> bool:
                          duration=args.api_seconds)  # fmt: skip
 
 
+def run_metrics(args: argparse.Namespace, url: str) -> bool:
+    import metrics_bench
+
+    return metrics_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of)
+
+
 SECTIONS = {
     "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
     "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
+    "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
 }
 
 

@@ -1,11 +1,13 @@
 """Who may call what: keys, scopes, JWTs, staff sessions (threatmap-api.md §Authentication)."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from masterbus.api import throttling
 from masterbus.models import ApiKey
 
 from .conftest import READ, assert_envelope, bearer, key_header
@@ -198,8 +200,14 @@ def test_access_token_is_not_a_refresh_token(client, user):
     assert_envelope(r, 401, "AUTH_INVALID_CREDENTIALS")
 
 
-def test_token_endpoint_throttled_per_address(client, user, settings):
+def test_token_endpoint_throttled_per_address(client, user, settings, monkeypatch):
     settings.API_TOKEN_RATE_LIMIT_PER_MINUTE = 3
+    # Pin the window so the test cannot straddle a minute boundary.
+    start = int(time.time() // 60) * 60
+    real_hit = throttling.rate_limit_hit
+    monkeypatch.setattr(
+        throttling, "rate_limit_hit", lambda b, lim, now=None: real_hit(b, lim, now=start + 30)
+    )
     body = {"username": "reader", "password": "wrong"}
     for _ in range(3):
         r = client.post(
