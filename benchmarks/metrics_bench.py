@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from common import (
-    ROOT,
     RESULTS_DIR,
+    ROOT,
     Size,
     checks_table,
     log,
