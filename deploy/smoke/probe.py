@@ -62,7 +62,7 @@ def figures(args) -> int:
     start = time.monotonic()
     url = f"{args.base}/api/v1/facilities?limit=100"
     last = ""
-    shown = None
+    shown, shown_at = None, 0.0
     while (elapsed := time.monotonic() - start) < args.timeout:
         try:
             status, body = get(url, {"X-API-Key": args.key})
@@ -84,9 +84,10 @@ def figures(args) -> int:
                 return 0
         else:
             last = f"HTTP {status}: {body[:200]}"
-        if last != shown:
+        # Progress: every change, and every 10 s anyway.
+        if last != shown or elapsed - shown_at >= 10:
             print(f"  {elapsed:5.1f}s: {last}", flush=True)
-            shown = last
+            shown, shown_at = last, elapsed
         time.sleep(1)
     print(f"the figures did not reach the API within {args.timeout}s ({last})", file=sys.stderr)
     return 1
