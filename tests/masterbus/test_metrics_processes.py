@@ -63,3 +63,44 @@ def test_prefork_children_count_their_tasks_into_the_multiprocess_directory(tmp_
             {"task": "voltmetrics.tasks.recompute_pending_task"},
         )
         assert durations == succeeded()
+
+
+def _count_in_a_process(directory, task: str, times: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from masterbus.metrics.families import task_runs\n"
+        f"for _ in range({times}): task_runs.labels({task!r}, 'succeeded').inc()\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60,
+                   cwd=str(__import__("django.conf").conf.settings.BASE_DIR))  # fmt: skip
+
+
+def test_a_scrape_adds_up_every_services_directory(tmp_path, monkeypatch):
+    """The systemd units give the web and each worker a directory of their own; the web's
+    METRICS_MULTIPROC_DIRS glob reports them together."""
+    from masterbus.metrics.registry import _ProcessFiles, multiprocess_dirs
+
+    web, worker, other = tmp_path / "web", tmp_path / "worker-masterbus", tmp_path / "x.txt"
+    web.mkdir(), worker.mkdir(), other.write_text("not a directory")
+    _count_in_a_process(web, "t.web", 2)
+    _count_in_a_process(worker, "t.shared", 3)
+    _count_in_a_process(web, "t.shared", 4)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(web))
+
+    def value(task):
+        for fam in _ProcessFiles().collect():
+            for s in fam.samples:
+                if s.name == "masterbus_task_runs_total" and s.labels["task"] == task:
+                    return s.value
+        return None
+
+    monkeypatch.delenv("METRICS_MULTIPROC_DIRS", raising=False)
+    assert multiprocess_dirs() == [str(web)]
+    assert (value("t.web"), value("t.shared")) == (2, 4)
+    monkeypatch.setenv("METRICS_MULTIPROC_DIRS", f"{tmp_path}/*")
+    assert multiprocess_dirs() == [str(web), str(worker)]
+    assert (value("t.web"), value("t.shared")) == (2, 7)
