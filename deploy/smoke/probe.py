@@ -139,6 +139,10 @@ def metrics(args) -> int:
     for line in found.values():
         if line:
             print(f"    {line}")
+    if body and args.save:
+        with open(args.save, "w") as fh:
+            fh.write(body)
+        print(f"  the whole answer: {args.save}")
     if status == 200:
         if not found["pull"]:
             failures.append(
@@ -171,6 +175,7 @@ def main() -> int:
     p = sub.add_parser("metrics")
     p.add_argument("--base", required=True)
     p.add_argument("--token", required=True)
+    p.add_argument("--save", help="write the answer to this file")
     p.set_defaults(run=metrics)
     args = parser.parse_args()
     return args.run(args)
