@@ -119,7 +119,7 @@ def _manage(*args):
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_as_a_process_stdout_holds_the_key_alone_and_errors_exit_non_zero(client):
     """The real command line: system checks, settings and all."""
     assert "masterbus" in settings.INSTALLED_APPS
