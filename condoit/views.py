@@ -34,10 +34,10 @@ class CondoitEventsView(APIView):
         summary="A Condoit event (signed with X-Condoit-Signature)",
         description="Condoit's event bus pushes one record event per request, signed as "
         '`X-Condoit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` '
-        "with CONDOIT_WEBHOOK_SECRET (missing or wrong: 401 AUTH_BAD_SIGNATURE). Needs a key "
-        "with the condoit:push scope (or a staff user) and a valid signature. The record is "
-        "validated like every Condoit record: an invalid one is refused (400) and recorded on "
-        "the day's push sync run.",
+        "with CONDOIT_WEBHOOK_SECRET (any of its comma-separated secrets during a rotation; "
+        "missing or wrong: 401 AUTH_BAD_SIGNATURE). Needs a key with the condoit:push scope "
+        "(or a staff user) and a valid signature. The record is validated like every Condoit "
+        "record: an invalid one is refused (400) and recorded on the day's push sync run.",
         request={"application/json": openapi.EVENT_BODY},
         responses={
             202: OpenApiResponse(EVENT_ANSWER, description="Applied (first delivery)"),

@@ -1,8 +1,9 @@
 """Writes of the masterbus app: API keys."""
 
+import re
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,13 +12,27 @@ from .choices import ApiScope
 from .models import PREFIX_LENGTH, ApiKey, key_digest
 
 KEY_PREFIX = "mb_"
+NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_COUNT = re.compile(r"[+]?[0-9]{1,9}", re.ASCII)
+
+
+def _validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("A key needs a name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValueError(f"A key's name is at most {NAME_MAX_LENGTH} characters")
+    return name
 
 
 def _validate_scopes(scopes: Iterable[str]) -> list[str]:
     scopes = list(dict.fromkeys(scopes))
     unknown = [s for s in scopes if s not in ApiScope.values]
     if unknown:
-        raise ValueError(f"Unknown scope(s): {', '.join(unknown)}")
+        raise ValueError(
+            f"Unknown scope(s): {', '.join(unknown)} (known: {', '.join(ApiScope.values)})"
+        )
     if not scopes:
         raise ValueError("A key needs at least one scope")
     return scopes
@@ -33,12 +48,14 @@ def api_key_create(
     user=None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with the raw key, which is not stored and never shown again."""
+    name = _validate_name(name)
+    scopes = _validate_scopes(scopes)
     raw = KEY_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
     key = ApiKey.objects.create(
         name=name,
         prefix=raw[:PREFIX_LENGTH],
         digest=key_digest(raw),
-        scopes=_validate_scopes(scopes),
+        scopes=scopes,
         expires_at=expires_at,
         rate_limit_per_minute=rate_limit,
         created_by=user if user is not None and user.is_authenticated else None,
@@ -51,4 +68,44 @@ def api_key_revoke(*, keys) -> int:
     ids = [getattr(k, "pk", k) for k in keys]
     return ApiKey.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
+    )
+
+
+def api_key_expiry(day: str, *, today: date | None = None) -> datetime:
+    """An expiry given as a day, ``YYYY-MM-DD``: the key works through that day and expires
+    at the start of the next one (in ``TIME_ZONE``). A day before today is refused."""
+    try:
+        if not _DAY.fullmatch(day):
+            raise ValueError
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"--expires {day!r} is not a date as YYYY-MM-DD") from None
+    today = today or timezone.localdate()
+    if parsed < today:
+        raise ValueError(f"--expires {day} is in the past (today is {today.isoformat()})")
+    return timezone.make_aware(datetime.combine(parsed + timedelta(days=1), time.min))
+
+
+def api_key_create_from_options(
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires: str | None = None,
+    rate_limit: str | None = None,
+    user=None,
+) -> tuple[ApiKey, str]:
+    """Create a key from text options (``manage.py create_api_key``): every option is checked
+    before anything is written; a bad one raises ValueError with a one-line reason."""
+    name = _validate_name(name)
+    scopes = _validate_scopes(scopes)
+    expires_at = api_key_expiry(expires) if expires is not None else None
+    limit = None
+    if rate_limit is not None:
+        if not _COUNT.fullmatch(rate_limit.strip()) or int(rate_limit) < 1:
+            raise ValueError(
+                f"--rate-limit {rate_limit!r} is not a positive number of requests per minute"
+            )
+        limit = int(rate_limit)
+    return api_key_create(
+        name=name, scopes=scopes, expires_at=expires_at, rate_limit=limit, user=user
     )

@@ -3,12 +3,17 @@
 Header ``X-…-Signature: t=<unix seconds>,v1=<hex>`` where
 ``hex = HMAC-SHA256(secret, "<t>.<raw body>")``; refused when missing, wrong, or when
 ``|now − t|`` exceeds the replay window.
+
+A secret setting (``CONDOIT_WEBHOOK_SECRET``, ``VOLTMETRICS_WEBHOOK_SECRET``) may hold several
+secrets, comma-separated, so a rotation has two valid at once: a signature made with any of
+them is accepted; whatever signs uses the first (``secret_list``, ``signing_secret``).
 """
 
 import hashlib
 import hmac
 import re
 import time
+from collections.abc import Iterable
 
 import orjson
 from django.conf import settings
@@ -35,17 +40,36 @@ def parse_timestamp(raw: str) -> int | None:
     return int(raw) if _TIMESTAMP.fullmatch(raw) else None
 
 
+def secret_list(secrets: str | Iterable[str]) -> tuple[str, ...]:
+    """The secrets of a setting: a comma-separated string (or an iterable of strings), each
+    entry trimmed, empty entries dropped, order kept."""
+    items = secrets.split(",") if isinstance(secrets, str) else secrets
+    return tuple(s for s in (item.strip() for item in items) if s)
+
+
+def signing_secret(secrets: str | Iterable[str]) -> str:
+    """The secret to sign with: the first of the setting's secrets ("" when there is none)."""
+    listed = secret_list(secrets)
+    return listed[0] if listed else ""
+
+
 def _mac(secret: str, t: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, body: bytes, t: int | None = None) -> str:
+def sign(secrets: str | Iterable[str], body: bytes, t: int | None = None) -> str:
+    """A signature header value, made with the first of ``secrets``."""
     t = int(time.time()) if t is None else t
-    return f"t={t},v1={_mac(secret, t, body)}"
+    return f"t={t},v1={_mac(signing_secret(secrets), t, body)}"
 
 
-def verify(secret: str, header: str | None, body: bytes, *, now: float | None = None) -> None:
-    if not secret:
+def verify(
+    secrets: str | Iterable[str], header: str | None, body: bytes, *, now: float | None = None
+) -> None:
+    """Refuse (BadSignature) unless ``header`` carries a v1 signature of ``body`` made with one
+    of ``secrets`` at a timestamp within the replay window."""
+    secrets = secret_list(secrets)
+    if not secrets:
         raise BadSignature("Signature secret is not configured")
     if not header:
         raise BadSignature("Missing signature header")
@@ -60,16 +84,23 @@ def verify(secret: str, header: str | None, body: bytes, *, now: float | None = 
     now = time.time() if now is None else now
     if abs(now - t) > settings.WEBHOOK_REPLAY_WINDOW:
         raise BadSignature("Signature timestamp outside the replay window")
-    expected = _mac(secret, t, body)
-    if not any(digests_equal(expected, v) for v in parts.get("v1", [])):
+    given = parts.get("v1", [])
+    # Every secret against every given signature, each in constant time, with no early exit.
+    matched = False
+    for secret in secrets:
+        expected = _mac(secret, t, body)
+        for value in given:
+            matched |= digests_equal(expected, value)
+    if not matched:
         raise BadSignature("Signature does not match")
 
 
-def signed_json_body(request, secret: str, header: str):
-    """The request's body parsed as JSON, once its signature (in ``header``) is verified:
+def signed_json_body(request, secrets: str | Iterable[str], header: str):
+    """The request's body parsed as JSON, once its signature (in ``header``) is verified against
+    ``secrets`` (a setting's value: one secret or several, comma-separated):
     401 AUTH_BAD_SIGNATURE first, then 400 VALIDATION_ERROR if the body is not JSON."""
     body = request.body
-    verify(secret, request.headers.get(header), body)
+    verify(secrets, request.headers.get(header), body)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:

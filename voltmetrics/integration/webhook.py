@@ -165,7 +165,8 @@ class VoltMetricsWebhookView(APIView):
         summary="A VoltMetrics callback (signed with X-VoltMetrics-Signature)",
         description="VoltMetrics calls back when a calculation job completes or fails, signed "
         'as `X-VoltMetrics-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw '
-        'body>">` with VOLTMETRICS_WEBHOOK_SECRET (missing or wrong: 401 AUTH_BAD_SIGNATURE). '
+        'body>">` with VOLTMETRICS_WEBHOOK_SECRET (any of its comma-separated secrets during '
+        "a rotation; missing or wrong: 401 AUTH_BAD_SIGNATURE). "
         "Needs a key with the voltmetrics:callback scope (or a staff user) and a valid "
         "signature. The event is recorded and answered at once; the results are fetched later.",
         request={"application/json": {"$ref": "#/components/schemas/VoltMetricsCallback"}},
