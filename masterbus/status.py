@@ -76,13 +76,16 @@ def _by(samples: list[Sample], family: str, label: str | None = None) -> dict[st
 
 
 def status(samples: list[Sample] | None = None, now: float | None = None) -> Status:
-    samples = collect_samples() if samples is None else samples
+    failures: list[str] = []
+    samples = collect_samples(failures) if samples is None else samples
     now = time.time() if now is None else now
     model = next((s.labels.get("model_version", "") for s in samples
                   if s.family == "masterbus_build_info"), "")  # fmt: skip
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
     st = Status(now, f"MasterBus {release()} (model {model or '?'}) — status at {stamp} UTC")
     add = st.lines.append
+    for failure in failures:  # e.g. the database is down: nothing below can be trusted
+        add(Line("Unreadable", failure, "could not be read"))
 
     doors = _by(samples, "masterbus_condoit_last_success_timestamp_seconds", "door")
     for door in ("pull", "push", "file"):

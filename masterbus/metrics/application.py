@@ -84,16 +84,18 @@ def release() -> str:
         return "unknown"
 
 
-def collect_samples() -> list[Sample]:
+def collect_samples(failures: list[str] | None = None) -> list[Sample]:
     """Every provider's samples, computed now. A provider that fails is logged and left out
-    (the others still report); its families then have no series, which alerts on absence
-    can catch."""
+    (the others still report; its families then have no series, which alerts on absence can
+    catch); ``failures`` receives "<provider>: <error>" for each."""
     samples: list[Sample] = []
     for name, provider in _providers.items():
         try:
             samples.extend(provider())
-        except Exception:
+        except Exception as exc:
             log.exception("Metrics provider %s failed", name)
+            if failures is not None:
+                failures.append(f"{name}: {type(exc).__name__}")
     return samples
 
 

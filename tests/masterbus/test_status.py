@@ -112,3 +112,20 @@ def test_a_long_queue_and_a_paused_subscription_are_alerts():
     st = status(samples=[base[0], Sample("masterbus_queue_length", {"queue": "q"}, 10_000)],
                 now=now)  # fmt: skip
     assert st.alerts == []
+
+
+def test_a_source_that_cannot_be_read_is_an_alert(healthy):
+    from masterbus.metrics import application
+
+    def broken():
+        raise ConnectionError("database is down")
+
+    application.register_provider("condoit", broken)
+    try:
+        code, out = run_status()
+    finally:
+        from condoit.metrics import condoit_samples
+
+        application.register_provider("condoit", condoit_samples)
+    assert code == 1
+    assert "Unreadable\n  condoit: ConnectionError  ALERT: could not be read" in out
