@@ -8,7 +8,8 @@
   secret may be a comma-separated list: each one is masked);
 - ``Bearer …`` tokens, JWTs and MasterBus API keys (``mb_`` + 43 characters) by their shape;
 - values of credential-like fields (``Authorization: …``, ``"X-API-Key": "…"``,
-  ``password=…``), of signature headers (``v1=<hex>``) and of credential query parameters
+  ``password=…``), of signature headers (``v1=<hex>``, ``v1,<base64>``), ``whsec_…``
+  secrets, and values of credential query parameters
   (``sig=``, ``signature=``, ``token=``, ``api_key=``, …);
 - passwords in URLs (``scheme://user:password@host``).
 
@@ -64,8 +65,11 @@ _SHAPES: list[tuple[re.Pattern, str]] = [
         rf"\g<keep>{MASK}",
     ),
     (re.compile(r"(?P<keep>(?<![\w-])sig=)[^&\s\"'#,]+"), rf"\g<keep>{MASK}"),
-    # Webhook signature headers: t=<unix>,v1=<hex>
+    # Webhook signature headers: t=<unix>,v1=<hex>; Standard Webhooks' v1,<base64>.
     (re.compile(r"(?P<keep>\bv1=)[0-9a-fA-F]{16,}"), rf"\g<keep>{MASK}"),
+    (re.compile(r"(?P<keep>\bv1,)[A-Za-z0-9+/]{20,}={0,2}"), rf"\g<keep>{MASK}"),
+    # Standard Webhooks secrets.
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]{8,}"), f"whsec_{MASK}"),
     # MasterBus API keys (masterbus/models.py ApiKey): mb_ + 43 URL-safe characters.
     (re.compile(r"\bmb_[A-Za-z0-9_-]{20,}"), f"mb_{MASK}"),
     # JWTs: three base64url parts, the first a JSON header.
