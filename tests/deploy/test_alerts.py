@@ -20,9 +20,7 @@ needs_promtool = pytest.mark.skipif(
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PROMTOOL, *args], cwd=DOCS, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([PROMTOOL, *args], cwd=DOCS, capture_output=True, text=True, timeout=120)
 
 
 @needs_promtool
@@ -46,8 +44,9 @@ def test_every_alert_has_a_severity_and_tells_what_to_do():
     for rule in _alerts():
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]
-        assert "docs/" in rule["annotations"]["description"] or "admin" in (
-            rule["annotations"]["description"]
+        assert (
+            "docs/" in rule["annotations"]["description"]
+            or "admin" in (rule["annotations"]["description"])
         ), rule["alert"]
 
 
