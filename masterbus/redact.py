@@ -44,12 +44,14 @@ _CREDENTIAL_NAMES = (
     r"authorization|proxy-authorization|x-api-key|api[_-]?key|apikey|password|passwd|"
     r"secret|token|access[_-]token|x-[\w-]*-signature|cookie|set-cookie"
 )
+# No value pattern takes a backslash: masking the JSON format's whole line must never split
+# an escape (\" stays whole), so the line stays valid JSON.
 _SHAPES: list[tuple[re.Pattern, str]] = [
     # "Authorization: Bearer x", 'X-API-Key': 'x', password=x, "token": "x"
     (
         re.compile(
             rf"""(?P<keep>(?<![\w-])(?:{_CREDENTIAL_NAMES})["']?\s*[:=]\s*["']?)"""
-            r"""(?!\[REDACTED\])(?:(?:bearer|basic|token)\s+)?[^"'\s,;&}\]]+""",
+            r"""(?!\[REDACTED\])(?:(?:bearer|basic|token)\s+)?[^"'\s,;&}\]\\]+""",
             re.IGNORECASE,
         ),
         rf"\g<keep>{MASK}",
@@ -59,12 +61,12 @@ _SHAPES: list[tuple[re.Pattern, str]] = [
     (
         re.compile(
             r"(?P<keep>[?&;](?:sig|signature|x-amz-signature|x-amz-credential|token|"
-            r"access_token|api_key|apikey|key)=)[^&\s\"'#]+",
+            r"access_token|api_key|apikey|key)=)[^&\s\"'#\\]+",
             re.IGNORECASE,
         ),
         rf"\g<keep>{MASK}",
     ),
-    (re.compile(r"(?P<keep>(?<![\w-])sig=)[^&\s\"'#,]+"), rf"\g<keep>{MASK}"),
+    (re.compile(r"(?P<keep>(?<![\w-])sig=)[^&\s\"'#,\\]+"), rf"\g<keep>{MASK}"),
     # Webhook signature headers: t=<unix>,v1=<hex>; Standard Webhooks' v1,<base64>.
     (re.compile(r"(?P<keep>\bv1=)[0-9a-fA-F]{16,}"), rf"\g<keep>{MASK}"),
     (re.compile(r"(?P<keep>\bv1,)[A-Za-z0-9+/]{20,}={0,2}"), rf"\g<keep>{MASK}"),

@@ -284,3 +284,20 @@ def test_one_id_from_the_pushed_event_through_the_recompute_to_the_cache(client,
     assert "duration_ms" in recompute[0]
     assert {x["request_id"] for x in recompute + cache} == {"req-push-1"}
     assert any(x.get("facility_id") == fac["id"] for x in cache)
+
+
+def test_masking_keeps_json_lines_valid():
+    tricky = [
+        'password=abc"def',
+        'token: x\\"y',
+        '{"Authorization": "Bearer a\\\\b"}',
+        'GET /p.jpg?sig=ab\\"c&x=1',
+        'https://user:pa\\ss"word@host/',
+    ]
+    with captured_logs(level=logging.INFO) as cap:
+        for text in tricky:
+            log.info(text, extra={"facility_id": text})
+    lines = cap.json_lines()  # each parses
+    assert len(lines) == len(tricky)
+    for line in lines:
+        assert MASK in line["message"]
