@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
@@ -78,6 +79,7 @@ class Ingestor:
         self.missing_parent = missing_parent
         self.batch_size = batch_size or settings.IMPORT_BATCH_SIZE
         self.now = now or timezone.now()
+        self._started = time.monotonic()
         self.run = run or SyncRun.objects.create(source=source, label=label[:500])
         self.counts = Counts()
         self._flushed = Counts()
@@ -442,7 +444,21 @@ class Ingestor:
         else:
             run.status = SyncStatus.PARTIAL if run.rejected else SyncStatus.SUCCEEDED
         run.save(update_fields=["finished_at", "warnings", "status", "error"])
+        self._log_end(run)
         return run
+
+    def _log_end(self, run: SyncRun) -> None:
+        # A pushed event ends its share of the day's push run: only at DEBUG.
+        level = logging.DEBUG if self.source == SyncSource.PUSH else logging.INFO
+        c = self.counts
+        log.log(
+            level, "Condoit %s run #%s %s: created %d, updated %d, unchanged %d, rejected %d",
+            run.source, run.pk, run.status, c.created, c.updated, c.unchanged, c.rejected,
+            extra={
+                "sync_run_id": run.pk,
+                "duration_ms": round((time.monotonic() - self._started) * 1000),
+            },
+        )  # fmt: skip
 
 
 def _merge_warnings(old: list[dict], new: list[dict]) -> list[dict]:

@@ -119,12 +119,15 @@ def _run(
             _pull_resource(client, ing, resource, full=full, lock=lock, on_page=on_page)
         _retry_orphans(ing)
     except CondoitError as exc:
-        log.warning("Condoit pull #%s stopped: %s", ing.run.pk, exc.message)
+        log.warning(
+            "Condoit pull #%s stopped: %s", ing.run.pk, exc.message,
+            extra={"sync_run_id": ing.run.pk},
+        )  # fmt: skip
         return ing.finish(error=f"{resource}: {exc.message}")
     except _LockLost as exc:
         return ing.finish(error=str(exc))
     except Exception as exc:
-        log.exception("Condoit pull #%s crashed", ing.run.pk)
+        log.exception("Condoit pull #%s crashed", ing.run.pk, extra={"sync_run_id": ing.run.pk})
         ing.finish(error=f"{resource}: unexpected {type(exc).__name__}: {str(exc)[:500]}")
         raise
     return ing.finish()
@@ -251,4 +254,4 @@ def _retry_orphans(ing: Ingestor) -> None:
             ing.flush()
             RejectedRecord.objects.bulk_update(ready, ["rerun_at", "rerun_outcome"])
         log.info("Condoit pull #%s re-ran %d %s record(s) whose parent arrived",
-                 ing.run.pk, len(ready), kind)  # fmt: skip
+                 ing.run.pk, len(ready), kind, extra={"sync_run_id": ing.run.pk})  # fmt: skip

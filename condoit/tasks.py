@@ -28,13 +28,20 @@ def condoit_pull_task(full: bool = False) -> int | None:
     except PullRefused as exc:
         log.info("Condoit pull skipped: %s", exc)
         return None
+    fields = {"sync_run_id": run.pk, "duration_ms": _duration_ms(run)}
     if run.error:
-        log.warning("Condoit pull run #%s %s: %s", run.pk, run.status, run.error)
+        log.warning("Condoit pull run #%s %s: %s", run.pk, run.status, run.error, extra=fields)
     else:
         log.info(
             "Condoit pull run #%s %s: created %s, updated %s, unchanged %s, rejected %s, "
             "deleted %s",
             run.pk, run.status, run.created, run.updated, run.unchanged, run.rejected,
-            run.deleted,
+            run.deleted, extra=fields,
         )  # fmt: skip
     return run.pk
+
+
+def _duration_ms(run) -> int | None:
+    if run.started_at is None or run.finished_at is None:
+        return None
+    return round((run.finished_at - run.started_at).total_seconds() * 1000)

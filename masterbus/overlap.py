@@ -15,12 +15,14 @@ It is used only where it cannot change what is written or read:
 
 Jobs run one at a time, in order, each seeing everything committed by the jobs before it.
 :meth:`Background.submit` returns a :class:`concurrent.futures.Future`; ``result()`` re-raises
-the job's exception in the caller's thread. :meth:`Background.close` waits for every job and
+the job's exception in the caller's thread. A job runs in a copy of the submitter's context
+variables (so its log lines carry the same request id). :meth:`Background.close` waits for every job and
 closes the worker's connection.
 """
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -66,7 +68,8 @@ class Background:
             except BaseException as exc:  # handed to whoever asks for the result
                 fut.set_exception(exc)
             return fut
-        fut = self._executor.submit(fn, *args, **kwargs)
+        # In the submitter's context: the job's log lines keep its request and task ids.
+        fut = self._executor.submit(contextvars.copy_context().run, fn, *args, **kwargs)
         # Finished jobs are forgotten, except failures: close() reports them.
         self._futures = [f for f in self._futures if not f.done() or f.exception()] + [fut]
         return fut

@@ -13,6 +13,7 @@ import environ
 from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from masterbus.logs import logging_config
 from masterbus.secret_key import default_path as default_secret_key_path
 from masterbus.secret_key import installation_key
 
@@ -361,24 +362,11 @@ THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
 )
 
 # --- Logging --------------------------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "masterbus.api.request_id.RequestIdLogFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One handler, to stderr: "plain" text lines, or "json" (one object per line, the default in
+# production); every line with its request id and no secret (masterbus/logs.py).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").strip().lower()
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 
 # --- Metrics (operations.md §1) -------------------------------------------------------------
 # GET /metrics in the Prometheus text format. With METRICS_TOKEN set it needs

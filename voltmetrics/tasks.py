@@ -66,6 +66,10 @@ def recompute_lock(*, wait: float = 0, on_wait: Callable[[], None] | None = None
         lock.release()  # only our own: one that expired and was taken by another stays
 
 
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
 def _date(value: str | date | None) -> date | None:
     if value is None or value == "":
         return None
@@ -77,6 +81,7 @@ def recompute_pending_task() -> dict | None:
     """Drain the RecordChange outbox: recompute the changed records' facilities and the
     portfolio (beat every minute, and shortly after a change via ``recompute_soon``).
     Skipped while another recompute runs: its rows stay pending for the next run."""
+    started = time.monotonic()
     try:
         with recompute_lock():
             facilities = equipment = passes = 0
@@ -91,7 +96,10 @@ def recompute_pending_task() -> dict | None:
         log.info("Recompute of changed records skipped: another recompute is running")
         return None
     if passes:
-        log.info("Recomputed %s facilities, %s equipment after changes", facilities, equipment)
+        log.info(
+            "Recomputed %s facilities, %s equipment after changes", facilities, equipment,
+            extra={"duration_ms": _ms_since(started)},
+        )  # fmt: skip
     return {"passes": passes, "facilities": facilities, "equipment": equipment}
 
 
@@ -108,6 +116,7 @@ def recompute_all_task(self, as_of: str | None = None) -> dict | None:
     log.info(
         "Full recompute: %s facilities, %s equipment in %.1fs (as of %s)",
         stats.facilities, stats.equipment, stats.seconds, stats.as_of,
+        extra={"duration_ms": round(stats.seconds * 1000)},
     )  # fmt: skip
     return {
         "facilities": stats.facilities,
@@ -125,6 +134,16 @@ def recompute_facilities_task(self, facility_pks: list[int]) -> dict | None:
             stats = services.risk_recompute(facility_pks=facility_pks)
     except RecomputeLocked:
         raise self.retry(countdown=FACILITIES_RETRY_SECONDS) from None
+    fields = {"duration_ms": round(stats.seconds * 1000)}
+    if len(facility_pks) == 1:  # the Condoit id, as the API and the cache name it
+        from facilities.models import Facility
+
+        ext = Facility.objects.filter(pk=facility_pks[0]).values_list("external_id", flat=True)
+        fields["facility_id"] = ext.first()
+    log.info(
+        "Recomputed %s facilities, %s equipment after VoltMetrics results",
+        stats.facilities, stats.equipment, extra=fields,
+    )  # fmt: skip
     return {"facilities": stats.facilities, "equipment": stats.equipment}
 
 

@@ -114,3 +114,16 @@ def test_an_exception_in_the_caller_is_kept_while_the_worker_finishes():
             bg.submit(done.set)
             raise KeyError("the caller's own error")
     assert done.is_set()
+
+
+def test_a_background_job_keeps_the_submitters_request_id():
+    from masterbus.api.request_id import bind_request_id, get_request_id, reset_request_id
+
+    token = bind_request_id("req-overlap-1")
+    try:
+        with Background(enabled=True) as bg:
+            seen = bg.submit(lambda: (threading.current_thread().name, get_request_id())).result()
+    finally:
+        reset_request_id(token)
+    assert seen[0] != threading.current_thread().name  # another thread, the same id
+    assert seen[1] == "req-overlap-1"

@@ -129,3 +129,21 @@ def test_a_source_that_cannot_be_read_is_an_alert(healthy):
         application.register_provider("condoit", condoit_samples)
     assert code == 1
     assert "Unreadable\n  condoit: ConnectionError  ALERT: could not be read" in out
+
+
+def test_the_voltmetrics_backlog_counts_only_while_voltmetrics_answers():
+    now = time.time()
+    base = [
+        Sample("masterbus_recompute_last_success_timestamp_seconds", {"kind": "full"}, now),
+        Sample("masterbus_changes_pending", {"consumer": "voltmetrics"}, 5),
+        Sample("masterbus_changes_oldest_pending_age_seconds", {"consumer": "voltmetrics"}, 901),
+        Sample("masterbus_voltmetrics_jobs", {"status": "processing"}, 0),
+    ]
+    up = status(samples=[*base, Sample("masterbus_voltmetrics_available", {}, 1)], now=now)
+    assert [a.text for a in up.alerts] == ["voltmetrics: 5 pending, oldest 15 min"]
+    down = status(
+        samples=[*base, Sample("masterbus_voltmetrics_available", {}, 0),
+                 Sample("masterbus_voltmetrics_down_since_timestamp_seconds", {}, now - 60)],
+        now=now,
+    )  # fmt: skip
+    assert down.alerts == []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -65,7 +66,9 @@ def _job_fail(job: Job, reason: str) -> None:
     job.completed_at = job.completed_at or timezone.now()
     job.next_retry_at = None
     job.save(update_fields=["status", "last_error", "completed_at", "next_retry_at"])
-    log.warning("VoltMetrics job %s failed: %s", job.job_id, job.last_error)
+    log.warning(
+        "VoltMetrics job %s failed: %s", job.job_id, job.last_error, extra={"job_id": job.job_id}
+    )
 
 
 def retry_delay(retry: int) -> timedelta:
@@ -84,8 +87,9 @@ def _retry_later(job: Job, reason: str, now) -> bool:
         job.completed_at = job.completed_at or now
         job.next_retry_at = None
         log.warning(
-            "VoltMetrics job %s failed after %d retries: %s", job.job_id, job.retries, reason
-        )
+            "VoltMetrics job %s failed after %d retries: %s", job.job_id, job.retries, reason,
+            extra={"job_id": job.job_id},
+        )  # fmt: skip
         return False
     job.status = JobStatus.PROCESSING  # what the poll looks at
     job.retries += 1
@@ -93,6 +97,7 @@ def _retry_later(job: Job, reason: str, now) -> bool:
     log.warning(
         "VoltMetrics job %s: %s; retry %d/%d at %s", job.job_id, reason[:300], job.retries,
         settings.VOLTMETRICS_JOB_RETRIES, job.next_retry_at.isoformat(),
+        extra={"job_id": job.job_id},
     )  # fmt: skip
     return True
 
@@ -118,11 +123,12 @@ def voltmetrics_job_complete(
 ) -> dict:
     """Fetch and store the results of a completed job (only the missing ones when an earlier
     try stored the rest), then recompute what they touch."""
+    started = time.monotonic()
     if _off():
         return {"skipped": "integration off"}
     job = Job.objects.filter(job_id=job_id).first()
     if job is None:
-        log.info("VoltMetrics job %s is not one of ours; ignored", job_id)
+        log.info("VoltMetrics job %s is not one of ours; ignored", job_id, extra={"job_id": job_id})
         return {"skipped": "unknown job"}
     if job.results_fetched_at is not None and not force:
         return {"skipped": "results already fetched"}
@@ -184,7 +190,10 @@ def voltmetrics_job_complete(
             ]
         )  # fmt: skip
     if interrupted is not None:
-        log.warning("VoltMetrics job %s: fetching results failed: %s", job_id, interrupted.message)
+        log.warning(
+            "VoltMetrics job %s: fetching results failed: %s", job_id, interrupted.message,
+            extra={"job_id": job_id},
+        )  # fmt: skip
     if facility_pks:
         from voltmetrics.tasks import recompute_facilities_task
 
@@ -197,6 +206,11 @@ def voltmetrics_job_complete(
     }
     if interrupted is not None:
         outcome["error"] = interrupted.message
+    log.info(
+        "VoltMetrics job %s %s: %d equipment and %d facility result(s) stored, %d error(s)",
+        job_id, job.status, len(eq_results), len(fac_results), len(failed),
+        extra={"job_id": job_id, "duration_ms": round((time.monotonic() - started) * 1000)},
+    )  # fmt: skip
     return outcome
 
 
@@ -359,7 +373,9 @@ def _complete(job: Job, client: VoltMetricsClient, stats: dict) -> bool:
     try:
         outcome = voltmetrics_job_complete(job.job_id, client=client, force=True)
     except Exception:
-        log.exception("VoltMetrics job %s: completing failed", job.job_id)
+        log.exception(
+            "VoltMetrics job %s: completing failed", job.job_id, extra={"job_id": job.job_id}
+        )
         return True
     if outcome.get("error"):
         stats["error"] = outcome["error"]
@@ -416,7 +432,10 @@ def voltmetrics_job_retry(job: Job, *, client: VoltMetricsClient | None = None) 
     job.attempts += 1
     job.last_error = ""
     job.save()
-    log.info("VoltMetrics job %s re-sent as %s (attempt %d)", previous, job.job_id, job.attempts)
+    log.info(
+        "VoltMetrics job %s re-sent as %s (attempt %d)", previous, job.job_id, job.attempts,
+        extra={"job_id": job.job_id},
+    )  # fmt: skip
     return "resent"
 
 
@@ -433,7 +452,10 @@ def voltmetrics_callback_handle(event_id: str) -> str:
         return "unknown event"
     job = Job.objects.filter(job_id=event.job_id).first()
     if job is None:
-        log.info("VoltMetrics callback %s names unknown job %s; ignored", event_id, event.job_id)
+        log.info(
+            "VoltMetrics callback %s names unknown job %s; ignored", event_id, event.job_id,
+            extra={"job_id": event.job_id},
+        )  # fmt: skip
         return "unknown job"
     if event.event_type == CALCULATION_COMPLETE:
         outcome = voltmetrics_job_complete(job.job_id)

@@ -98,6 +98,10 @@ def record_job(*, answer: IngestAnswer, job_kind: str, items: list[str], now) ->
         job.retries = 0
         job.attempts += 1
         job.save()
+    log.info(
+        "VoltMetrics job %s submitted: %d %s item(s)", job.job_id, len(items), job_kind,
+        extra={"job_id": job.job_id},
+    )  # fmt: skip
     return job
 
 
