@@ -58,6 +58,7 @@ def test_log_format_defaults_to_plain_and_to_json_in_production():
         SETUP + "print(settings.LOG_FORMAT)",
         MASTERBUS_ENV="production",
         SECRET_KEY="k" * 20 + "Q7#r!x9" + "z" * 30,
+        METRICS_TOKEN="m" * 40,
     )
     assert out.stdout.split() == ["json"], out.stderr
     out = run_python(SETUP + "print(settings.LOG_FORMAT)", LOG_FORMAT="JSON")
