@@ -6,5 +6,7 @@ class MasterbusConfig(AppConfig):
 
     def ready(self):
         from masterbus.api.tokens import connect_signals
+        from masterbus.pruners import register as register_pruners
 
         connect_signals()
+        register_pruners()
