@@ -13,6 +13,7 @@ class VoltmetricsConfig(AppConfig):
         from . import versions  # noqa: F401
         from .health import voltmetrics_check
         from .integration import tasks  # noqa: F401  (the VoltMetrics tasks, for the workers)
+        from .retention import register as register_pruners
         from .tasks import recompute_soon
 
         # Figures follow mirrored records shortly after a change commits (debounced).
@@ -22,3 +23,4 @@ class VoltmetricsConfig(AppConfig):
             weak=False,
         )
         register_readiness_check("voltmetrics", voltmetrics_check)
+        register_pruners()
