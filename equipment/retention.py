@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from django.core.files.storage import FileSystemStorage
+from django.db.models import Q
 
 from masterbus.retention import Pruning, register_pruner
 
@@ -22,6 +23,7 @@ from .models import Photo
 PHOTO_ORPHAN_RETENTION_FLOOR = 1
 PHOTO_DIR = "photos"
 LABEL = "photo files (MEDIA_ROOT/photos)"
+CHUNK = 1000  # candidate names looked up per query
 
 
 def _storage() -> FileSystemStorage | None:
@@ -51,13 +53,15 @@ def orphan_photo_files(cutoff) -> list[str]:
             old[Path(path).relative_to(root).as_posix()] = path
     if not old:
         return []
-    named = set()
-    for image, thumbnail in Photo.objects.values_list("image", "thumbnail").iterator(
-        chunk_size=5000
-    ):
-        named.add(image)
-        named.add(thumbnail)
-    return [path for rel, path in sorted(old.items()) if rel not in named]
+    names = list(old)
+    named: set[str] = set()
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        for image, thumbnail in Photo.objects.filter(
+            Q(image__in=chunk) | Q(thumbnail__in=chunk)
+        ).values_list("image", "thumbnail"):
+            named.update((image, thumbnail))
+    return [old[rel] for rel in sorted(old) if rel not in named]
 
 
 def prune_photo_files(pruning: Pruning) -> None:
