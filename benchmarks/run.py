@@ -60,11 +60,19 @@ def run_metrics(args: argparse.Namespace, url: str) -> bool:
     return metrics_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of)
 
 
+def run_growth(args: argparse.Namespace, url: str) -> bool:
+    import growth_bench
+
+    return growth_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of,
+                            months=args.months)  # fmt: skip
+
+
 SECTIONS = {
     "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
     "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
     "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
+    "growth": (run_growth, "a simulated year of operation, pruned nightly: tables stay flat"),
 }
 
 
@@ -87,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="demo data anchor date, fixed so cached data stays valid")
     parser.add_argument("--api-seconds", type=float, default=8.0,
                         help="api: seconds of load per endpoint and round (default 8)")
+    parser.add_argument("--months", type=int, default=12,
+                        help="growth: simulated months of 30 days (default 12)")
     parser.add_argument("--keep-db", action="store_true",
                         help="leave the benchmark database in place afterwards")
     parser.add_argument("--force-drop", action="store_true",

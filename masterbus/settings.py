@@ -302,6 +302,12 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=2000)
 # On PostgreSQL, large imports and recomputes overlap their database writes (and the next
 # batch's reads) with Python work on a second connection (masterbus/overlap.py).
 DB_OVERLAP = env.bool("DB_OVERLAP", default=True)
+# Retention (operations.md §3, pruned nightly by masterbus.prune): sync runs and their
+# rejected records are kept this many days (floor 7), but always the last 20 runs per source
+# and every run with a rejection not re-run yet; processed Condoit event ids this many days
+# (floor 7: longer than Condoit retries a delivery).
+SYNC_RUN_RETENTION_DAYS = env.int("SYNC_RUN_RETENTION_DAYS", default=90)
+PROCESSED_EVENT_RETENTION_DAYS = env.int("PROCESSED_EVENT_RETENTION_DAYS", default=14)
 
 # --- Photos ---------------------------------------------------------------------------------
 # Equipment photos are fetched from CONDOIT_PHOTO_HOSTS only (condoit-source.md §1).
@@ -321,6 +327,9 @@ PHOTO_THUMBNAIL_SIZE = env.int("PHOTO_THUMBNAIL_SIZE", default=320)
 PHOTO_ALLOW_PRIVATE_HOSTS = env.bool("PHOTO_ALLOW_PRIVATE_HOSTS", default=False)
 # Lifetime (seconds) of signed photo URLs in payloads; also the photos' Cache-Control max-age.
 PHOTO_URL_TTL = env.int("PHOTO_URL_TTL", default=3600)
+# Photo files under MEDIA_ROOT/photos that no row names are deleted once older than this
+# many days (by modification time; floor 1).
+PHOTO_ORPHAN_RETENTION_DAYS = env.int("PHOTO_ORPHAN_RETENTION_DAYS", default=1)
 
 # --- VoltMetrics ----------------------------------------------------------------------------
 VOLTMETRICS_URL = env.str("VOLTMETRICS_URL", default="")
@@ -350,6 +359,9 @@ VOLTMETRICS_JOB_RETRIES = env.int("VOLTMETRICS_JOB_RETRIES", default=8)
 # calculation_settings.algorithm_version sent with each push; empty = VoltMetrics' current
 # version (GET /algorithms, cached for an hour).
 VOLTMETRICS_ALGORITHM_VERSION = env.str("VOLTMETRICS_ALGORITHM_VERSION", default="")
+# Finished VoltMetrics jobs and received callback events are kept this many days (floor 2);
+# a job still processing or awaiting a retry is never pruned.
+VOLTMETRICS_RETENTION_DAYS = env.int("VOLTMETRICS_RETENTION_DAYS", default=30)
 
 # --- Risk recompute -------------------------------------------------------------------------
 # A burst of record changes within this many seconds makes one recompute, this long after
@@ -360,6 +372,17 @@ RECOMPUTE_DEBOUNCE_SECONDS = env.int("RECOMPUTE_DEBOUNCE_SECONDS", default=5)
 THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
     "THREATMAP_REFRESH_CYCLE_SECONDS", default=RECOMPUTE_DEBOUNCE_SECONDS + 60
 )
+# Record changes (the change outbox) handled by every consumer (the recompute and, when
+# configured, the VoltMetrics push) are kept this many days (floor 1); unhandled ones always.
+CHANGE_RETENTION_DAYS = env.int("CHANGE_RETENTION_DAYS", default=7)
+
+# --- Retention ------------------------------------------------------------------------------
+# Outbound events and webhook delivery attempts (consumers.md) are kept this many days
+# (floor 2: deliveries are retried for about a day).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# The nightly prune (masterbus.prune, manage.py prune) deletes at most this many rows per
+# statement, each batch in its own short transaction; capped at 5000.
+PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
 
 # --- Logging --------------------------------------------------------------------------------
 # One handler, to stderr: "plain" text lines, or "json" (one object per line, the default in

@@ -15,6 +15,7 @@ class VoltmetricsConfig(AppConfig):
         from .health import voltmetrics_check
         from .integration import tasks  # noqa: F401  (the VoltMetrics tasks, for the workers)
         from .metrics import voltmetrics_samples
+        from .retention import register as register_pruners
         from .tasks import recompute_soon
 
         # Figures follow mirrored records shortly after a change commits (debounced).
@@ -25,3 +26,4 @@ class VoltmetricsConfig(AppConfig):
         )
         register_readiness_check("voltmetrics", voltmetrics_check)
         register_metrics_provider("voltmetrics", voltmetrics_samples)
+        register_pruners()

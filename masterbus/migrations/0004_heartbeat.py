@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('masterbus', '0002_user_token_state'),
+        ('masterbus', '0003_prune_beat'),
     ]
 
     operations = [
