@@ -69,6 +69,15 @@ def _when(ts: float, now: float) -> str:
     return f"{stamp} UTC ({ago(now - ts)} ago)"
 
 
+def _last_success(section: str, name: str, ts: float, now: float, limit: float) -> Line:
+    """ "<name>: last success …", an alert when ``limit`` (seconds) is set and the last
+    success is older, or there was none."""
+    late = limit and (not ts or now - ts > limit)
+    what = "pull" if section == "Condoit" else f"{name} {section.lower()}"
+    alert = f"no successful {what} for more than {ago(limit)}" if late else ""
+    return Line(section, f"{name}: last success {_when(ts, now)}", alert)
+
+
 def _by(samples: list[Sample], family: str, label: str | None = None) -> dict[str, float]:
     return {
         (s.labels.get(label, "") if label else ""): s.value for s in samples if s.family == family
@@ -93,11 +102,7 @@ def status(samples: list[Sample] | None = None, now: float | None = None) -> Sta
             if door == "pull":
                 add(Line("Condoit", "pull: not configured (CONDOIT_URL)"))
             continue
-        ts = doors[door]
-        alert = ""
-        if door == "pull" and (not ts or now - ts > PULL_MAX_AGE):
-            alert = f"no successful pull for more than {ago(PULL_MAX_AGE)}"
-        add(Line("Condoit", f"{door}: last success {_when(ts, now)}", alert))
+        add(_last_success("Condoit", door, doors[door], now, PULL_MAX_AGE if door == "pull" else 0))
     marks = _by(samples, "masterbus_condoit_high_water_age_seconds", "resource")
     if marks:
         lag = ", ".join(f"{r} {ago(a)}" for r, a in sorted(marks.items()))
@@ -126,11 +131,8 @@ def status(samples: list[Sample] | None = None, now: float | None = None) -> Sta
     for kind in ("full", "incremental", "snapshot"):
         if kind not in recomputes:
             continue
-        ts = recomputes[kind]
-        alert = ""
-        if kind == "full" and (not ts or now - ts > FULL_RECOMPUTE_MAX_AGE):
-            alert = f"no successful full recompute for more than {ago(FULL_RECOMPUTE_MAX_AGE)}"
-        add(Line("Recompute", f"{kind}: last success {_when(ts, now)}", alert))
+        limit = FULL_RECOMPUTE_MAX_AGE if kind == "full" else 0
+        add(_last_success("Recompute", kind, recomputes[kind], now, limit))
     behind = _by(samples, "masterbus_assessments_behind", "kind")
     if behind:
         add(Line("Recompute", "behind their records: " + ", ".join(
