@@ -151,11 +151,22 @@ def _on_the_utc_calendar(record: dict, key: str) -> None:
             record[key] = SAFE_TIMESTAMP
 
 
+def _without_nul_in_keys(value):
+    if isinstance(value, dict):
+        return {k.replace("\x00", ""): _without_nul_in_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul_in_keys(v) for v in value]
+    return value
+
+
 def _realistic_event(body: dict, world, draw) -> None:
     """What a schema cannot say about a valid record, made true (see condoit/
     openapi.py): instants on the UTC calendar, dates no later than tomorrow, coordinates in
-    pairs, no self-feeding, unique photo ids; and parents that exist, most of the time."""
+    pairs, no self-feeding, unique photo ids, no NUL in a field name (OpenAPI 3.0 has no
+    ``propertyNames``); and parents that exist, most of the time."""
     _on_the_utc_calendar(body, "occurredAt")
+    if isinstance(body.get("data"), dict):
+        body["data"] = _without_nul_in_keys(body["data"])
     data = body.get("data")
     kind, _, action = str(body.get("type")).partition(".")
     if not isinstance(data, dict) or action == "deleted":
