@@ -192,8 +192,7 @@ def test_gauge_queries_do_not_grow_with_the_portfolio(import_export, settings):
     small = queries()
     _portfolio(12, import_export)
     large = queries()
-    assert small == large
-    assert large <= 10
+    assert small == large == 7  # condoit 3; outbox, heartbeats, jobs, model version 4
 
 
 @pytest.mark.django_db
