@@ -3,7 +3,6 @@ portfolio size; registered in ``CondoitConfig.ready()``."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -11,12 +10,10 @@ from facilities.choices import SyncSource, SyncStatus
 from facilities.models import RejectedRecord, SyncCursor, SyncRun
 from masterbus.metrics.application import Sample
 
+from .pull import pull_configured
+
 DOORS = (SyncSource.FILE, SyncSource.PULL, SyncSource.PUSH)
 SUCCEEDED = (SyncStatus.SUCCEEDED, SyncStatus.PARTIAL)
-
-
-def pull_configured() -> bool:
-    return bool(settings.CONDOIT_URL)
 
 
 def condoit_samples() -> list[Sample]:

@@ -61,6 +61,11 @@ class _LockLost(Exception):
     pass
 
 
+
+def pull_configured() -> bool:
+    """The pull runs (and its door is reported) only with both CONDOIT_URL and CONDOIT_TOKEN."""
+    return bool(settings.CONDOIT_URL and settings.CONDOIT_TOKEN)
+
 def condoit_pull(
     *,
     full: bool = False,
@@ -82,7 +87,7 @@ def condoit_pull(
     if unknown:
         raise ValueError(f"unknown Condoit resource(s): {', '.join(sorted(unknown))}")
     ordered = [r for r in RESOURCES if r in wanted]  # parents first, whatever was asked
-    if client is None and (not settings.CONDOIT_URL or not settings.CONDOIT_TOKEN):
+    if client is None and not pull_configured():
         raise PullNotConfigured("Condoit pull is not configured: set CONDOIT_URL and CONDOIT_TOKEN")
 
     lock = CacheLock(LOCK_KEY, settings.CONDOIT_SYNC_LOCK_TTL)

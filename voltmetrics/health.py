@@ -1,7 +1,7 @@
 """Readiness of the VoltMetrics integration (registered with masterbus.health's /ready in
 ``VoltmetricsConfig.ready()``)."""
 
-from django.conf import settings
+from .integration import integration_enabled
 
 
 def voltmetrics_check() -> str | None:
@@ -9,7 +9,7 @@ def voltmetrics_check() -> str | None:
 
     An open circuit breaker degrades readiness without failing it: the built-in engine keeps
     serving."""
-    if not settings.VOLTMETRICS_URL:
+    if not integration_enabled():
         return None
     from voltmetrics.integration.client import breaker_state
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
@@ -16,20 +15,17 @@ from masterbus.heartbeats import last_successes
 from masterbus.metrics.application import Sample
 
 from .choices import JobStatus
+from .integration import integration_enabled
 from .models import Job, ModelVersion
 
 RECOMPUTE_KINDS = ("full", "incremental", "snapshot")
-
-
-def voltmetrics_configured() -> bool:
-    return bool(settings.VOLTMETRICS_URL)
 
 
 def _changes(now) -> list[Sample]:
     """Outbox rows not yet handled, per consumer: the recompute always; VoltMetrics while it
     is configured (its drain leaves rows alone otherwise)."""
     consumers = {"recompute": "recomputed_at"}
-    if voltmetrics_configured():
+    if integration_enabled():
         consumers["voltmetrics"] = "pushed_at"
     aggregates = {}
     for consumer, column in consumers.items():
@@ -76,7 +72,7 @@ def voltmetrics_samples() -> list[Sample]:
                 at.timestamp() if at else 0.0,
             )
         )
-    if voltmetrics_configured():
+    if integration_enabled():
         from .integration.client import CircuitBreaker
 
         breaker = CircuitBreaker()

@@ -23,13 +23,13 @@ those naming a job still processing.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from facilities.models import RecordChange
 from masterbus.retention import Pruning, register_pruner
 
 from .choices import JobStatus
+from .integration import integration_enabled
 from .models import Job, WebhookEvent
 
 CHANGE_RETENTION_FLOOR = 1
@@ -39,7 +39,7 @@ VOLTMETRICS_RETENTION_FLOOR = 2  # longer than a job's automatic retries (about 
 def changes_handled(cutoff) -> QuerySet:
     """Record changes created before ``cutoff`` that every consumer has handled."""
     pushed = Q(pushed_at__isnull=False)
-    if not settings.VOLTMETRICS_URL:
+    if not integration_enabled():
         later = RecordChange.objects.filter(
             kind=OuterRef("kind"), external_id=OuterRef("external_id"), id__gt=OuterRef("id")
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import NamedTuple
 
@@ -77,6 +78,7 @@ def register_provider(name: str, provider: Provider) -> None:
     _providers[name] = provider
 
 
+@lru_cache(maxsize=1)
 def release() -> str:
     try:
         return version("masterbus")

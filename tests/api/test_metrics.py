@@ -180,7 +180,7 @@ def _portfolio(n_facilities: int, import_export):
 
 @pytest.mark.django_db
 def test_gauge_queries_do_not_grow_with_the_portfolio(import_export, settings):
-    settings.CONDOIT_URL = "http://condoit.invalid"
+    settings.CONDOIT_URL, settings.CONDOIT_TOKEN = "http://condoit.invalid", "t"
     settings.VOLTMETRICS_URL = "http://voltmetrics.invalid"
 
     def queries() -> int:
@@ -231,7 +231,7 @@ def test_condoit_gauges(client, token, settings):
              families["masterbus_condoit_last_success_timestamp_seconds"]}  # fmt: skip
     assert doors == {"file": 0, "push": 0}  # the pull is not configured: no series
 
-    settings.CONDOIT_URL = "http://condoit.invalid"
+    settings.CONDOIT_URL, settings.CONDOIT_TOKEN = "http://condoit.invalid", "t"
     finished = timezone.now() - timedelta(minutes=30)
     SyncRun.objects.create(source=SyncSource.PULL, status=SyncStatus.SUCCEEDED,
                            finished_at=finished)  # fmt: skip

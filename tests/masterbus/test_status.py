@@ -28,7 +28,7 @@ def run_status() -> tuple[int, str]:
 
 @pytest.fixture
 def healthy(db, settings):
-    settings.CONDOIT_URL = "http://condoit.invalid"
+    settings.CONDOIT_URL, settings.CONDOIT_TOKEN = "http://condoit.invalid", "t"
     settings.VOLTMETRICS_URL = ""
     SyncRun.objects.create(source=SyncSource.PULL, status=SyncStatus.SUCCEEDED,
                            finished_at=timezone.now() - timedelta(minutes=10))  # fmt: skip

@@ -35,7 +35,7 @@ from facilities.models import Facility
 from voltmetrics.choices import JobKind, JobStatus, Source
 from voltmetrics.models import EquipmentAssessment, FacilityAssessment, Job, WebhookEvent
 
-from . import outbox
+from . import integration_enabled, outbox
 from .client import (
     EquipmentResultAnswer,
     FacilityResultAnswer,
@@ -53,7 +53,7 @@ CALCULATION_FAILED = "calculation_failed"
 
 
 def _off() -> bool:
-    return not settings.VOLTMETRICS_URL
+    return not integration_enabled()
 
 
 def _client(client):

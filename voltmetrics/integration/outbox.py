@@ -28,7 +28,7 @@ from facilities.models import RecordChange
 from voltmetrics.choices import JobKind, JobStatus
 from voltmetrics.models import Job
 
-from . import payloads
+from . import integration_enabled, payloads
 from .client import IngestAnswer, VoltMetricsClient, VoltMetricsError
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def voltmetrics_drain_outbox(
 ) -> dict:
     """Push pending outbox rows to VoltMetrics; returns counts (and ``error`` if a push
     failed: its rows and any after it stay pending for the next run)."""
-    if not settings.VOLTMETRICS_URL:
+    if not integration_enabled():
         return {"skipped": "integration off"}
     batch_size = max(1, batch_size or settings.VOLTMETRICS_BATCH_SIZE)
     stats = {"rows": 0, "items": 0, "jobs": 0, "skipped_deleted": 0, "error": ""}
