@@ -100,7 +100,7 @@ def status(samples: list[Sample] | None = None, now: float | None = None) -> Sta
     for door in ("pull", "push", "file"):
         if door not in doors:
             if door == "pull":
-                add(Line("Condoit", "pull: not configured (CONDOIT_URL)"))
+                add(Line("Condoit", "pull: not configured (CONDOIT_URL, CONDOIT_TOKEN)"))
             continue
         add(_last_success("Condoit", door, doors[door], now, PULL_MAX_AGE if door == "pull" else 0))
     marks = _by(samples, "masterbus_condoit_high_water_age_seconds", "resource")
