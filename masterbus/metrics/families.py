@@ -47,16 +47,22 @@ outbound_requests = Counter(
     ["system", "outcome"],
 )
 
+OUTBOUND_SYSTEMS = ("condoit", "voltmetrics", "webhook")
 OUTBOUND_OUTCOMES = ("ok", "http_error", "timeout", "connection_error", "bad_body")
 CACHE_RESULTS = ("hit", "miss", "stale")
 
 
 def count_cache(result: str) -> None:
     """One ThreatMap payload read: ``hit``, ``miss`` or ``stale``."""
+    if result not in CACHE_RESULTS:
+        raise ValueError(f"cache result {result!r} is not one of {CACHE_RESULTS}")
     cache_requests.labels(result).inc()
 
 
 def count_outbound(system: str, outcome: str) -> None:
-    """One request to ``system`` (``condoit``, ``voltmetrics``, ``webhook``) ended in
-    ``outcome`` (one of :data:`OUTBOUND_OUTCOMES`)."""
+    """One request to ``system`` (one of :data:`OUTBOUND_SYSTEMS`) ended in ``outcome`` (one
+    of :data:`OUTBOUND_OUTCOMES`); any other label value is a programming error (the label
+    sets of operations.md §1 are closed)."""
+    if system not in OUTBOUND_SYSTEMS or outcome not in OUTBOUND_OUTCOMES:
+        raise ValueError(f"outbound label ({system!r}, {outcome!r}) is not in operations §1")
     outbound_requests.labels(system, outcome).inc()

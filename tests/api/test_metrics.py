@@ -429,10 +429,16 @@ def test_the_families_table_matches_the_spec():
     assert all(re.fullmatch(r"masterbus_[a-z_]+", name) for name in FAMILIES)
 
 
-def test_count_outbound_labels_are_bounded():
-    from masterbus.metrics.families import OUTBOUND_OUTCOMES, outbound_requests
+def test_label_values_outside_the_spec_are_refused():
+    """operations.md §1's label sets are closed: a typo at a call site fails loudly instead
+    of opening a new series."""
+    from masterbus.metrics.families import count_cache, outbound_requests
 
+    before = outbound_requests.labels("voltmetrics", "ok")._value.get()
     count_outbound("voltmetrics", "ok")
-    assert outbound_requests.labels("voltmetrics", "ok")._value.get() >= 1
-    assert set(OUTBOUND_OUTCOMES) == {"ok", "http_error", "timeout", "connection_error",
-                                      "bad_body"}  # fmt: skip
+    assert outbound_requests.labels("voltmetrics", "ok")._value.get() == before + 1
+    for system, outcome in [("photos", "ok"), ("condoit", "timed_out"), ("Condoit", "ok")]:
+        with pytest.raises(ValueError, match="operations"):
+            count_outbound(system, outcome)
+    with pytest.raises(ValueError, match="cache result"):
+        count_cache("expired")
