@@ -9,19 +9,20 @@ from celery import signals
 
 from .families import task_duration, task_runs
 
-_started: dict[str, float] = {}
+_STARTED = "_masterbus_metrics_started"
 
 
 @signals.task_prerun.connect(weak=False)
-def _prerun(task_id=None, task=None, **kwargs):
-    if task_id:
-        _started[task_id] = time.perf_counter()
+def _prerun(task=None, **kwargs):
+    if task is not None:
+        setattr(task.request, _STARTED, time.perf_counter())
 
 
 @signals.task_postrun.connect(weak=False)
-def _postrun(task_id=None, task=None, **kwargs):
-    began = _started.pop(task_id, None)
+def _postrun(task=None, **kwargs):
+    began = getattr(getattr(task, "request", None), _STARTED, None)
     if began is not None:
+        setattr(task.request, _STARTED, None)
         task_duration.labels(_name(task)).observe(time.perf_counter() - began)
 
 
