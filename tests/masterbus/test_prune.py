@@ -413,8 +413,11 @@ def test_a_setting_below_its_floor_refuses_and_deletes_nothing(settings, name, v
     assert os.path.exists(os.path.join(settings.MEDIA_ROOT, "photos/orphan.png"))
 
 
-def test_the_command_exits_non_zero_on_refusal(settings, capsys):
+def test_the_command_exits_non_zero_on_refusal(settings, capsys, monkeypatch):
     settings.PROCESSED_EVENT_RETENTION_DAYS = 3
+    # ManagementUtility sets Django up again, which would bind the log handler to this
+    # test's captured stderr; once that closes, later tests' log lines fail to write.
+    monkeypatch.setattr("django.utils.log.configure_logging", lambda *args: None)
     with pytest.raises(SystemExit) as exc:
         ManagementUtility(["manage.py", "prune"]).execute()
     assert exc.value.code != 0
