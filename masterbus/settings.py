@@ -367,6 +367,9 @@ VOLTMETRICS_RETENTION_DAYS = env.int("VOLTMETRICS_RETENTION_DAYS", default=30)
 # A burst of record changes within this many seconds makes one recompute, this long after
 # the first change (the per-minute beat drain is the safety net).
 RECOMPUTE_DEBOUNCE_SECONDS = env.int("RECOMPUTE_DEBOUNCE_SECONDS", default=5)
+# A full recompute, and one of more facilities than this, runs as chunks of this many
+# facilities, each a task on any worker of the recompute queue (voltmetrics.runs).
+RECOMPUTE_CHUNK_FACILITIES = max(1, env.int("RECOMPUTE_CHUNK_FACILITIES", default=50))
 # One refresh cycle (the debounce plus the per-minute drain): while a changed ThreatMap payload
 # is rebuilt, the previous one is served (X-Data-Stale: true) at most this long after it changed.
 THREATMAP_REFRESH_CYCLE_SECONDS = env.int(

@@ -71,15 +71,26 @@ class Worker:
         pytest.fail(f"no {what} within {deadline}s; worker:\n{self.output()}")
 
 
+def new_queue(name: str) -> str:
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}.{name}.{uuid.uuid4().hex[:8]}"
+
+
 @contextlib.contextmanager
 def celery_worker(
-    env_extra: dict[str, str], *, include: str = "", name: str = "e2e", concurrency: int = 0
+    env_extra: dict[str, str],
+    *,
+    include: str = "",
+    name: str = "e2e",
+    concurrency: int = 0,
+    queue: str = "",
 ) -> Iterator[Worker]:
-    """``concurrency`` > 0 runs the prefork pool with that many children (default: solo)."""
+    """``concurrency`` > 0 runs the prefork pool with that many children (default: solo).
+    ``queue``: share the queue of another worker (from ``new_queue``), which then owns it."""
     assert CELERY.exists(), f"no celery executable at {CELERY}"
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "set CELERY_BROKER_URL to run this test"
     # A queue of our own: other runs on the same broker neither take our tasks nor lose theirs.
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}.{name}.{uuid.uuid4().hex[:8]}"
+    owner = not queue
+    queue = queue or new_queue(name)
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -91,8 +102,9 @@ def celery_worker(
         "PYTHONUNBUFFERED": "1",
         **env_extra,
     }
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
+    if owner:
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(queue)
     log_file = tempfile.NamedTemporaryFile(prefix=f"{name}-worker-", suffix=".log", delete=False)
     log_path = Path(log_file.name)
     cmd = [
@@ -124,5 +136,6 @@ def celery_worker(
             process.wait(10)
         log_file.close()
         log_path.unlink(missing_ok=True)
-        with celery_app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
+        if owner:
+            with celery_app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(queue)

@@ -349,6 +349,8 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     date_hierarchy = "month"
 
 
+from . import admin_runs  # noqa: E402,F401  (recompute runs and their chunks)
+
 try:  # The VoltMetrics integration's admin (jobs, webhook events) once that package exists.
     import voltmetrics.integration.admin  # noqa: F401
 except ImportError:  # pragma: no cover - until voltmetrics.integration.admin lands

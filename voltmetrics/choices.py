@@ -28,3 +28,15 @@ class JobKind(models.TextChoices):
     EQUIPMENT = "equipment", "Equipment"
     FACILITY = "facility", "Facility"
     MAINTENANCE = "maintenance", "Maintenance"
+
+
+class RunKind(models.TextChoices):
+    FULL = "full", "Full"
+    CHANGES = "changes", "After changes"
+    FACILITIES = "facilities", "Some facilities"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    ABANDONED = "abandoned", "Abandoned"

@@ -6,7 +6,7 @@ from django.db import models
 from equipment.models import Equipment
 from facilities.models import Facility
 
-from .choices import JobKind, JobStatus, Rating, Source, VersionStatus
+from .choices import JobKind, JobStatus, Rating, RunKind, RunStatus, Source, VersionStatus
 
 
 class ModelVersion(models.Model):
@@ -226,3 +226,66 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class RecomputeRun(models.Model):
+    """A recompute split into chunks of facilities (``voltmetrics.runs``): the chunks run as
+    separate tasks on any worker; the portfolio is put together once, by the task that finds
+    every chunk finished (a barrier in this table, not in the broker)."""
+
+    kind = models.CharField(max_length=16, choices=RunKind.choices)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    as_of = models.DateField()
+    algorithm_version = models.CharField(max_length=32)
+    # The facilities to recompute (None: every facility) and, for a recompute after changes,
+    # the changed records ({"facilities": [pk, …], "equipment": [external id, …]}) and the
+    # outbox rows marked recomputed when the run finishes.
+    facility_pks = models.JSONField(null=True, blank=True, editable=False)
+    changed = models.JSONField(null=True, blank=True, editable=False)
+    change_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The recompute lock's token: the run holds the lock from its start to its finish.
+    lock_token = models.CharField(max_length=64, editable=False)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    facilities = models.PositiveIntegerField(default=0)
+    equipment = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-queued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="running"),
+                name="voltmetrics_one_running_recompute",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} recompute #{self.pk} ({self.status})"
+
+
+class RecomputeChunk(models.Model):
+    """The facilities of a run with ``pk_from <= pk <= pk_to`` (no upper end: ``pk_to`` null)."""
+
+    run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    pk_from = models.BigIntegerField()
+    pk_to = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    facilities = models.PositiveIntegerField(default=0)
+    equipment = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="voltmetrics_chunk_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.number} of run {self.run_id}"

@@ -15,7 +15,8 @@ is pruned once every consumer handled it; an unhandled one never is:
   record's latest row stays until it is pushed, the older ones go. The table stays as large
   as the number of records changed, not as the time that passed.
 
-**Jobs** finished (completed, or failed with no automatic retry due) and older than
+**Recompute runs** (split recomputes and their chunks) that ended before the same cut-off as
+the jobs. **Jobs** finished (completed, or failed with no automatic retry due) and older than
 ``VOLTMETRICS_RETENTION_DAYS`` by submission and completion; a job still processing or
 awaiting a retry is never pruned. **Callback events** received before the cut-off, except
 those naming a job still processing.
@@ -28,9 +29,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from facilities.models import RecordChange
 from masterbus.retention import Pruning, register_pruner
 
-from .choices import JobStatus
+from .choices import JobStatus, RunStatus
 from .integration import integration_enabled
-from .models import Job, WebhookEvent
+from .models import Job, RecomputeChunk, RecomputeRun, WebhookEvent
 
 CHANGE_RETENTION_FLOOR = 1
 VOLTMETRICS_RETENTION_FLOOR = 2  # longer than a job's automatic retries (about a day)
@@ -62,6 +63,11 @@ def callback_events_old(cutoff) -> QuerySet:
     return WebhookEvent.objects.filter(received_at__lt=cutoff).filter(~Exists(processing))
 
 
+def recompute_runs_old(cutoff) -> QuerySet:
+    """Recompute runs (and their chunks) that ended before ``cutoff``; a running one stays."""
+    return RecomputeRun.objects.exclude(status=RunStatus.RUNNING).filter(finished_at__lt=cutoff)
+
+
 def prune_changes(pruning: Pruning) -> None:
     pruning.delete(changes_handled(pruning.cutoff("CHANGE_RETENTION_DAYS")))
 
@@ -70,6 +76,9 @@ def prune_voltmetrics(pruning: Pruning) -> None:
     cutoff = pruning.cutoff("VOLTMETRICS_RETENTION_DAYS")
     pruning.delete(jobs_finished(cutoff))
     pruning.delete(callback_events_old(cutoff))
+    runs = recompute_runs_old(cutoff)
+    pruning.delete(RecomputeChunk.objects.filter(run__in=runs))  # raw deletes: no cascade
+    pruning.delete(runs)
 
 
 def register() -> None:

@@ -31,7 +31,8 @@ from .batch_store import compute_batch as _compute_batch
 from .batch_store import equipment_row as _equipment_row
 from .batch_store import write_batch as _write_batch
 from .current import model_current, model_params, model_version_current, utc_today
-from .incremental import pending_changes, pending_mark_recomputed
+from .engine import ModelParams
+from .incremental import PendingChanges, pending_changes, pending_mark_recomputed
 from .inputs import facility_batches
 from .models import EquipmentAssessment, FacilityAssessment
 from .portfolio import portfolio_recompute
@@ -54,6 +55,9 @@ __all__ = [
     "model_version_current",
     "portfolio_recompute",
     "previous_month_end",
+    "PendingChanges",
+    "pending_changes",
+    "recompute_changes",
     "recompute_pending",
     "risk_recompute",
     "snapshot_month_write",
@@ -97,6 +101,7 @@ def risk_recompute(
     progress: Progress | None = None,
     portfolio: bool = True,
     changed: ChangedRecords | None = None,
+    model: ModelParams | None = None,
 ) -> RecomputeStats:
     """Recompute the given facilities (all active ones by default), then the portfolio.
 
@@ -166,6 +171,11 @@ def recompute_pending(*, limit: int = 5000) -> RecomputeStats | None:
     if pending is None:
         beat("recompute.incremental")  # drained: nothing (more) waits
         return None
+    return recompute_changes(pending)
+
+
+def recompute_changes(pending: PendingChanges) -> RecomputeStats:
+    """Recompute the facilities of some pending changes in this process, then mark them."""
     stats = risk_recompute(facility_pks=pending.facility_pks, changed=pending.changed)
     pending_mark_recomputed(pending.row_ids)
     return stats

@@ -22,8 +22,8 @@ from facilities.models import Facility, ProcessedEvent, RecordChange, RejectedRe
 from masterbus.celery import app
 from masterbus.retention import RetentionRefused, batch_size, prune, retention_floors
 from masterbus.tasks import prune_task
-from voltmetrics.choices import JobKind, JobStatus
-from voltmetrics.models import Job, WebhookEvent
+from voltmetrics.choices import JobKind, JobStatus, RunKind, RunStatus
+from voltmetrics.models import Job, RecomputeChunk, RecomputeRun, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -263,6 +263,30 @@ def test_finished_jobs_and_callbacks_go_after_30_days_jobs_in_progress_never():
     assert pks(WebhookEvent) == {ev_young.pk, ev_processing.pk}
     assert ev_old.pk not in pks(WebhookEvent)
     assert (result.counts["voltmetrics_job"], result.counts["voltmetrics_webhookevent"]) == (2, 1)
+
+
+def test_ended_recompute_runs_go_with_their_chunks_after_30_days_the_running_one_never():
+    def run(status, age):
+        r = RecomputeRun.objects.create(
+            kind=RunKind.FULL, status=status, as_of=NOW.date(), algorithm_version="1.0",
+            lock_token="t", finished_at=None if status == RunStatus.RUNNING else NOW - age,
+        )  # fmt: skip
+        RecomputeChunk.objects.create(run=r, number=1, pk_from=0)
+        return r
+
+    old = run(RunStatus.FINISHED, 31 * DAY)
+    abandoned = run(RunStatus.ABANDONED, 40 * DAY)
+    young = run(RunStatus.FINISHED, 29 * DAY)
+    running = run(RunStatus.RUNNING, 0)
+    RecomputeRun.objects.filter(pk=running.pk).update(queued_at=NOW - 90 * DAY)
+
+    result = prune(now=NOW)
+
+    assert pks(RecomputeRun) == {young.pk, running.pk}
+    assert old.pk not in pks(RecomputeRun) and abandoned.pk not in pks(RecomputeRun)
+    assert set(RecomputeChunk.objects.values_list("run_id", flat=True)) == {young.pk, running.pk}
+    assert result.counts["voltmetrics_recomputerun"] == 2
+    assert result.counts["voltmetrics_recomputechunk"] == 2
 
 
 # --- photo files ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from voltmetrics import tasks
+from voltmetrics import lock, tasks
 from voltmetrics.management.commands import demo_setup
 from voltmetrics.models import FacilityAssessment
 
@@ -20,7 +20,7 @@ def run_demo(**streams):
 
 
 def test_waits_for_a_running_recompute(monkeypatch):
-    monkeypatch.setattr(tasks, "LOCK_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lock, "LOCK_POLL_SECONDS", 0.05)
     held, release = threading.Event(), threading.Event()
     released = {}
 

@@ -67,9 +67,9 @@ def test_bad_date_is_an_error(world, bad):
 def test_waits_for_a_running_recompute(world, monkeypatch):
     import threading
 
-    from voltmetrics import tasks
+    from voltmetrics import lock, tasks
 
-    monkeypatch.setattr(tasks, "LOCK_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lock, "LOCK_POLL_SECONDS", 0.05)
     held = threading.Event()
     release = threading.Event()
 

@@ -17,6 +17,7 @@ from voltmetrics.models import (
     FacilityAssessment,
     FacilitySnapshot,
     PortfolioSnapshot,
+    RecomputeRun,
 )
 from voltmetrics.services import model_current, previous_month_end, risk_recompute
 
@@ -36,11 +37,13 @@ def facility_inputs():
 
 def test_recompute_pending_task_drains_the_outbox(world):
     result = tasks.recompute_pending_task.delay().get()
-    assert result == {"passes": 1, "facilities": 2, "equipment": 3}
+    assert result == {"passes": 1, "facilities": 2, "equipment": 3, "run": None}
     assert not RecordChange.objects.filter(recomputed_at__isnull=True).exists()
     assert EquipmentAssessment.objects.count() == 3
     # Nothing pending: a no-op.
-    assert tasks.recompute_pending_task() == {"passes": 0, "facilities": 0, "equipment": 0}
+    assert tasks.recompute_pending_task() == {
+        "passes": 0, "facilities": 0, "equipment": 0, "run": None
+    }  # fmt: skip
 
 
 def test_recompute_pending_task_skips_while_another_recompute_runs(world):
@@ -63,7 +66,9 @@ def test_recompute_lock_is_exclusive():
 
 def test_recompute_all_task_takes_an_iso_date(world):
     result = tasks.recompute_all_task(as_of="2025-03-15")
-    assert result == {"facilities": 2, "equipment": 3, "as_of": "2025-03-15"}
+    run = RecomputeRun.objects.get(pk=result["run"])  # eager: its chunks ran already
+    assert (run.kind, run.status, run.as_of) == ("full", "finished", AS_OF)
+    assert (run.facilities, run.equipment, run.chunks_done) == (2, 3, run.chunks_total)
     assert set(FacilityAssessment.objects.values_list("as_of", flat=True)) == {AS_OF}
     # A full recompute leaves the outbox alone (the drain marks its own rows).
     assert RecordChange.objects.filter(recomputed_at__isnull=True).count() == 6
