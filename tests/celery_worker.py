@@ -73,13 +73,20 @@ class Worker:
 
 @contextlib.contextmanager
 def celery_worker(
-    env_extra: dict[str, str], *, include: str = "", name: str = "e2e", concurrency: int = 0
+    env_extra: dict[str, str],
+    *,
+    include: str = "",
+    name: str = "e2e",
+    concurrency: int = 0,
+    queue: str | None = None,
 ) -> Iterator[Worker]:
-    """``concurrency`` > 0 runs the prefork pool with that many children (default: solo)."""
+    """``concurrency`` > 0 runs the prefork pool with that many children (default: solo).
+    ``queue``: consume that queue (workers given the same one share its tasks)."""
     assert CELERY.exists(), f"no celery executable at {CELERY}"
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "set CELERY_BROKER_URL to run this test"
-    # A queue of our own: other runs on the same broker neither take our tasks nor lose theirs.
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}.{name}.{uuid.uuid4().hex[:8]}"
+    # A queue of our own (unless given): other runs on the same broker neither take our tasks
+    # nor lose theirs.
+    queue = queue or f"{settings.CELERY_TASK_DEFAULT_QUEUE}.{name}.{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
