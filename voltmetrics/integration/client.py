@@ -6,8 +6,9 @@ exponential backoff and jitter (``Retry-After`` honoured), a bounded number of t
 circuit breaker whose state lives in the Django cache (Redis when configured, so web and
 worker processes share it) stops calling after repeated failures. One client may be used
 from several threads at once (``fetch.py`` does, for a job's results): its session keeps
-``VOLTMETRICS_FETCH_CONCURRENCY`` keep-alive connections, and a 429's ``Retry-After`` holds
-every thread's next request (:meth:`VoltMetricsClient.held_for`). Every answer is validated
+``VOLTMETRICS_FETCH_CONCURRENCY`` keep-alive connections, and it remembers a 429's
+``Retry-After`` (:meth:`VoltMetricsClient.held_for`) so that the threads sharing it wait that
+long before their next request. Every answer is validated
 into a small typed object (``answers``); anything else raises the one error type,
 :class:`VoltMetricsError`. A malformed answer to a GET (bad JSON, a missing field: proxies and
 overloaded services garble bodies) is asked again like a 5xx; an out-of-range one is not.
