@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -341,3 +341,38 @@ def results_head(section: str, title: str, url: str, *, unit: str, shared: str =
         f"- machine: {m['cpus']} CPUs, {m['memory']} RAM, {m['platform']}; "
         f"Python {m['python']}; PostgreSQL {m['postgresql']}{shared}",
     ]
+
+
+def ratio(value: float) -> str:
+    """A ratio as the reports write it: ``5.73×``."""
+    return f"{value:.2f}×"
+
+
+@dataclass
+class Part:
+    """One measurement of a section made of several (``scale``): its heading, what it did,
+    its table and its targets."""
+
+    title: str
+    lines: list[str]
+    headers: list[str]
+    rows: list[list[str]]
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+
+def write_parts(section: str, title: str, url: str, parts: list[Part], *, unit: str) -> bool:
+    """``benchmarks/results/<section>.md``: the shared head, then each part under its own
+    heading with its table and targets. Prints the targets; True when every one passed."""
+    lines = results_head(section, title, url, unit=unit)
+    for part in parts:
+        print(part.title)
+        print_checks(part.checks)
+        lines += ["", f"## {part.title}", "", *part.lines, "", md_table(part.headers, part.rows)]
+        if part.checks:
+            lines += ["", *checks_table(part.checks)]
+    lines.append("")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{section}.md"
+    path.write_text("\n".join(lines))
+    log(f"wrote {path.relative_to(ROOT)}")
+    return all(ok for part in parts for _, ok, _ in part.checks)

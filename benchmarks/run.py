@@ -27,6 +27,7 @@ from common import (
     log,
     migrate,
     recreate_database,
+    write_parts,
 )
 
 
@@ -67,12 +68,32 @@ def run_growth(args: argparse.Namespace, url: str) -> bool:
                             months=args.months)  # fmt: skip
 
 
+def scale_parts() -> list:
+    """The scale section's parts, each ``(name, measure)`` with ``measure(args, url) ->
+    common.Part``, run and reported in this order."""
+    import scale_fetch
+    from recompute_bench import bench_env
+
+    return [
+        ("fetch", lambda args, url: scale_fetch.run(url, env=bench_env(url))),
+    ]
+
+
+def run_scale(args: argparse.Namespace, url: str) -> bool:
+    parts = []
+    for name, measure in scale_parts():
+        log(f"--- scale: {name} ---")
+        parts.append(measure(args, url))
+    return write_parts("scale", "Scale", url, parts, unit="seconds")
+
+
 SECTIONS = {
     "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
     "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
     "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
     "growth": (run_growth, "a simulated year of operation, pruned nightly: tables stay flat"),
+    "scale": (run_scale, "a VoltMetrics job's 500 results fetched 1 vs 8 at a time (stand-in)"),
 }
 
 

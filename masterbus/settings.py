@@ -349,6 +349,9 @@ VOLTMETRICS_BREAKER_THRESHOLD = env.int("VOLTMETRICS_BREAKER_THRESHOLD", default
 VOLTMETRICS_BREAKER_COOLDOWN = env.float("VOLTMETRICS_BREAKER_COOLDOWN", default=60.0)
 # At most this many items per ingest request.
 VOLTMETRICS_BATCH_SIZE = env.int("VOLTMETRICS_BATCH_SIZE", default=500)
+# A job's results (and the poll's job statuses) are fetched this many at a time, over one
+# keep-alive session holding as many connections (1: one after another).
+VOLTMETRICS_FETCH_CONCURRENCY = env.int("VOLTMETRICS_FETCH_CONCURRENCY", default=8)
 # Jobs still processing this many seconds after submission are polled (no callback came).
 VOLTMETRICS_POLL_AFTER = env.int("VOLTMETRICS_POLL_AFTER", default=300)
 # A job whose results could not all be fetched (or whose status answer stayed malformed) is

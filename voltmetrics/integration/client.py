@@ -4,7 +4,11 @@
 with the ``X-API-Key`` header. Timeouts, connection errors, 429 and 5xx are retried with
 exponential backoff and jitter (``Retry-After`` honoured), a bounded number of times. A
 circuit breaker whose state lives in the Django cache (Redis when configured, so web and
-worker processes share it) stops calling after repeated failures. Every answer is validated
+worker processes share it) stops calling after repeated failures. One client may be used
+from several threads at once (``fetch.py`` does, for a job's results): its session keeps
+``VOLTMETRICS_FETCH_CONCURRENCY`` keep-alive connections, and it remembers a 429's
+``Retry-After`` (:meth:`VoltMetricsClient.held_for`) so that the threads sharing it wait that
+long before their next request. Every answer is validated
 into a small typed object (``answers``); anything else raises the one error type,
 :class:`VoltMetricsError`. A malformed answer to a GET (bad JSON, a missing field: proxies and
 overloaded services garble bodies) is asked again like a 5xx; an out-of-range one is not.
@@ -14,6 +18,7 @@ The API key never appears in logs, messages or reprs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +27,7 @@ from urllib.parse import quote
 import orjson
 from django.conf import settings
 from django.core.cache import cache
+from requests.adapters import HTTPAdapter
 
 from masterbus.http import RetryableError, error_detail
 from masterbus.http_client import ServiceClient
@@ -170,7 +176,9 @@ class VoltMetricsClient(ServiceClient):
     """Every argument defaults to its ``VOLTMETRICS_*`` setting (``VOLTMETRICS_URL``,
     ``VOLTMETRICS_API_KEY``; the timeouts, ``VOLTMETRICS_MAX_RETRIES`` and
     ``VOLTMETRICS_BACKOFF_BASE``/``_CAP`` through :class:`~masterbus.http_client.ServiceClient`,
-    which takes the other arguments, ``sleep`` and ``session`` among them)."""
+    which takes the other arguments, ``sleep`` and ``session`` among them). ``pool_size``
+    (``VOLTMETRICS_FETCH_CONCURRENCY``) is how many keep-alive connections its own session
+    keeps: as many as threads fetch at once."""
 
     settings_prefix = "VOLTMETRICS"
     system = "voltmetrics"
@@ -187,6 +195,7 @@ class VoltMetricsClient(ServiceClient):
         base_url: str | None = None,
         api_key: str | None = None,
         breaker: CircuitBreaker | None = None,
+        pool_size: int | None = None,
         **options: Any,
     ):
         base_url = settings.VOLTMETRICS_URL if base_url is None else base_url
@@ -199,6 +208,24 @@ class VoltMetricsClient(ServiceClient):
             **options,
         )
         self.breaker = breaker or CircuitBreaker()
+        size = settings.VOLTMETRICS_FETCH_CONCURRENCY if pool_size is None else pool_size
+        self.pool_size = max(1, size)
+        if options.get("session") is None:
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
+        self._hold_lock = threading.Lock()
+        self._hold_until = 0.0  # time.monotonic(): no new request before (a 429's Retry-After)
+
+    def held_for(self) -> float:
+        """Seconds until VoltMetrics' last ``Retry-After`` (on a 429) runs out, or 0: callers
+        sharing this client wait that long before their next request."""
+        with self._hold_lock:
+            return max(0.0, self._hold_until - time.monotonic())
+
+    def _hold(self, seconds: float) -> None:
+        with self._hold_lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + seconds)
 
     def _failure(self, message: str, status: int | None) -> VoltMetricsError:
         # No answer at all: the request was refused on our side; an unreadable answer is
@@ -255,7 +282,12 @@ class VoltMetricsClient(ServiceClient):
         def attempt(tried: int):
             if tried > 1 and not self.breaker.allow():
                 raise VoltMetricsError(f"{method} {path}: circuit breaker open", kind="unavailable")
-            resp, raw = self._send(method, url, MAX_ANSWER_BYTES, data=payload, headers=headers)
+            try:
+                resp, raw = self._send(method, url, MAX_ANSWER_BYTES, data=payload, headers=headers)
+            except RetryableError as exc:
+                if exc.status == 429 and exc.wait:
+                    self._hold(exc.wait)  # this call's own retry waits it in the retry loop
+                raise
             # The service answered: it is up, whatever it said.
             self.breaker.success()
             status = resp.status_code

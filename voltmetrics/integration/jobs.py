@@ -1,12 +1,13 @@
 """VoltMetrics jobs: completion (fetch, validate, store results), polling, retry, callbacks.
 
-Results are stored as assessments with ``source="voltmetrics"`` and VoltMetrics' own
-``algorithm_version`` — one row per (record, source), updated in place. Which result is
-*served* is decided by ``voltmetrics.services.risk_recompute`` (a VoltMetrics result newer
-than the record's last change and < 24 h old wins), which then re-aggregates the facilities
-and the portfolio locally. ``computed_at`` of a VoltMetrics row is VoltMetrics'
-``calculation_timestamp`` (never later than now), so "newer than the last change" compares
-when VoltMetrics calculated with when the record changed.
+Results are fetched by ``fetch`` (``VOLTMETRICS_FETCH_CONCURRENCY`` at a time; only HTTP off
+this thread) and stored by ``results`` as assessments with ``source="voltmetrics"`` and
+VoltMetrics' own ``algorithm_version``, on this thread's connection, one transaction per job
+with the job's state. Which result is *served* is decided by
+``voltmetrics.services.risk_recompute``, which then re-aggregates the facilities and the
+portfolio locally. A result is fetched once per completion: a job's targets are distinct, and
+a poll that completes several jobs asks each result once for all of them (an equipment's own
+job and its maintenance jobs name the same result).
 
 An item whose answer stays malformed, or is out of range, fails alone: its reason is recorded
 in ``failed_items`` (and ``last_error``), its stored result is left as it was, and the valid
@@ -30,24 +31,21 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from equipment.models import Equipment, MaintenanceRecord
-from facilities.models import Facility
-from voltmetrics.choices import JobKind, JobStatus, Source
-from voltmetrics.models import EquipmentAssessment, FacilityAssessment, Job, WebhookEvent
+from equipment.models import MaintenanceRecord
+from voltmetrics.choices import JobKind, JobStatus
+from voltmetrics.models import Job, WebhookEvent
 
 from . import integration_enabled, outbox
-from .client import (
-    EquipmentResultAnswer,
-    FacilityResultAnswer,
-    VoltMetricsClient,
-    VoltMetricsError,
-)
+from .client import VoltMetricsClient, VoltMetricsError
+from .fetch import EQUIPMENT, FACILITY, Calls, Target, call_all, fetch_results
+from .results import store_equipment, store_facilities
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 2000
 MAX_REASON = 500  # per failed item
 RETRY_FIELDS = ("status", "last_error", "retries", "next_retry_at")
+SETTLED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PROCESSING)  # a poll's counts
 CALCULATION_COMPLETE = "calculation_complete"
 CALCULATION_FAILED = "calculation_failed"
 
@@ -105,17 +103,22 @@ def _retry_later(job: Job, reason: str, now) -> bool:
 # --- completion ---------------------------------------------------------------------------------
 
 
-def _targets(job: Job) -> tuple[list[str], list[str]]:
-    """(equipment ids, facility ids) whose results this job produced."""
+def _targets(job: Job) -> list[Target]:
+    """The results this job produced, each once: (kind, Condoit id); only those still missing
+    when an earlier try stored the rest."""
     if job.kind == JobKind.EQUIPMENT:
-        return list(job.items), []
-    if job.kind == JobKind.FACILITY:
-        return [], list(job.items)
-    # Maintenance changes the risk of the equipment they were done on.
-    eq = MaintenanceRecord.objects.filter(external_id__in=list(job.items)).values_list(
-        "equipment__external_id", flat=True
-    )
-    return sorted(set(eq)), []
+        targets = [(EQUIPMENT, e) for e in job.items]
+    elif job.kind == JobKind.FACILITY:
+        targets = [(FACILITY, e) for e in job.items]
+    else:
+        # Maintenance changes the risk of the equipment they were done on.
+        eq = MaintenanceRecord.objects.filter(external_id__in=list(job.items)).values_list(
+            "equipment__external_id", flat=True
+        )
+        targets = [(EQUIPMENT, e) for e in sorted(set(eq))]
+    if job.failed_items:
+        targets = [t for t in targets if t[1] in job.failed_items]
+    return list(dict.fromkeys(targets))
 
 
 def voltmetrics_job_complete(
@@ -132,39 +135,73 @@ def voltmetrics_job_complete(
         return {"skipped": "unknown job"}
     if job.results_fetched_at is not None and not force:
         return {"skipped": "results already fetched"}
-    eq_ids, fac_ids = _targets(job)
-    if job.failed_items:
-        eq_ids = [e for e in eq_ids if e in job.failed_items]
-        fac_ids = [e for e in fac_ids if e in job.failed_items]
+    return _complete_jobs([job], client, started=started)[0]
+
+
+def _complete_jobs(
+    jobs: list[Job], client: VoltMetricsClient | None, *, started: float, isolate: bool = False
+) -> list[dict]:
+    """Fetch the results of completed jobs, each result once however many of the jobs
+    produced it (an equipment's own job and its maintenance jobs), ``VOLTMETRICS_FETCH_
+    CONCURRENCY`` at a time; then settle each job in its own transaction (its results stored
+    on this thread's connection, its state saved) and recompute every facility they touched
+    once. ``isolate``: a job that fails to settle is logged and skipped (the poll), not
+    raised. The outcomes, in the order of ``jobs`` (None for a skipped one)."""
+    plans = [(job, _targets(job)) for job in jobs]
     client, own = _client(client)
-    eq_results: list[EquipmentResultAnswer] = []
-    fac_results: list[FacilityResultAnswer] = []
-    failed: dict[str, str] = {}
-    unfetched: list[str] = []
-    interrupted: VoltMetricsError | None = None
     try:
-        for label, ids, get, out in (
-            ("equipment", eq_ids, client.get_equipment_result, eq_results),
-            ("facility", fac_ids, client.get_facility_result, fac_results),
-        ):
-            for n, ext in enumerate(ids):
-                if interrupted is not None:
-                    unfetched.extend(ids[n:])
-                    break
-                try:
-                    out.append(get(ext))
-                except VoltMetricsError as exc:
-                    if exc.unavailable:
-                        interrupted = exc
-                        unfetched.append(ext)
-                    else:
-                        failed[ext] = f"{label} {ext}: {exc.message}"[:MAX_REASON]
+        fetched = fetch_results(client, [t for _, targets in plans for t in targets])
+    except Exception:
+        if not isolate:
+            raise
+        log.exception("VoltMetrics: fetching the results of %d job(s) failed", len(jobs))
+        return [None] * len(jobs)
     finally:
         if own:
             client.close()
+    stored: set[Target] = set()
+    facility_pks: set[int] = set()
+    outcomes = []
+    for job, targets in plans:
+        try:
+            outcome, pks = _settle(job, targets, fetched, stored, started)
+        except Exception:
+            if not isolate:
+                raise
+            log.exception(
+                "VoltMetrics job %s: completing failed", job.job_id, extra={"job_id": job.job_id}
+            )
+            outcome, pks = None, set()
+        outcomes.append(outcome)
+        facility_pks |= pks
+    if facility_pks:
+        from voltmetrics.tasks import recompute_facilities_task
+
+        recompute_facilities_task.delay(sorted(facility_pks))
+    return outcomes
+
+
+def _settle(
+    job: Job, targets: list[Target], fetched: Calls, stored: set[Target], started: float
+) -> tuple[dict, set[int]]:
+    """Store one job's fetched results (those another job of the pass has not stored already)
+    and its state, in one transaction; its outcome and the facilities it touched."""
+    got = [t for t in targets if t in fetched.answers]
+    eq_results = [fetched.answers[t] for t in got if t[0] == EQUIPMENT and t not in stored]
+    fac_results = [fetched.answers[t] for t in got if t[0] == FACILITY and t not in stored]
+    failed = {
+        ext: f"{kind} {ext}: {fetched.errors[(kind, ext)].message}"[:MAX_REASON]
+        for kind, ext in targets
+        if (kind, ext) in fetched.errors
+    }
+    unasked = set(fetched.unasked)
+    unfetched = [ext for kind, ext in targets if (kind, ext) in unasked]
+    interrupted = None
+    if unfetched:
+        interrupted = fetched.interrupted or VoltMetricsError("the fetching stopped")
     now = timezone.now()
     with transaction.atomic():
-        facility_pks = _store_equipment(eq_results, now) | _store_facilities(fac_results, now)
+        facility_pks = store_equipment(eq_results, now) | store_facilities(fac_results, now)
         job.failed_items = {
             **failed,
             **{e: f"not fetched: {interrupted.message}"[:MAX_REASON] for e in unfetched},
@@ -189,121 +226,23 @@ def voltmetrics_job_complete(
                 "retries", "next_retry_at",
             ]
         )  # fmt: skip
+    stored.update(got)
     if interrupted is not None:
         log.warning(
-            "VoltMetrics job %s: fetching results failed: %s", job_id, interrupted.message,
-            extra={"job_id": job_id},
+            "VoltMetrics job %s: fetching results failed: %s", job.job_id, interrupted.message,
+            extra={"job_id": job.job_id},
         )  # fmt: skip
-    if facility_pks:
-        from voltmetrics.tasks import recompute_facilities_task
-
-        recompute_facilities_task.delay(sorted(facility_pks))
-    outcome = {
-        "status": job.status,
-        "equipment": len(eq_results),
-        "facilities": len(fac_results),
-        "errors": len(failed),
-    }
+    n_eq = sum(1 for t in got if t[0] == EQUIPMENT)
+    n_fac = len(got) - n_eq
+    outcome = {"status": job.status, "equipment": n_eq, "facilities": n_fac, "errors": len(failed)}
     if interrupted is not None:
         outcome["error"] = interrupted.message
     log.info(
         "VoltMetrics job %s %s: %d equipment and %d facility result(s) stored, %d error(s)",
-        job_id, job.status, len(eq_results), len(fac_results), len(failed),
-        extra={"job_id": job_id, "duration_ms": round((time.monotonic() - started) * 1000)},
+        job.job_id, job.status, n_eq, n_fac, len(failed),
+        extra={"job_id": job.job_id, "duration_ms": round((time.monotonic() - started) * 1000)},
     )  # fmt: skip
-    return outcome
-
-
-def _computed_at(answer, now):
-    return min(answer.calculation_timestamp, now)
-
-
-def _primary_factor(factors: list[dict]) -> str:
-    if not factors:
-        return ""
-    top = min(factors, key=lambda f: (-(f["weight"] * f["score"]), f["factor"]))
-    return top["factor"][:32]
-
-
-def _store_equipment(results: list[EquipmentResultAnswer], now) -> set[int]:
-    if not results:
-        return set()
-    rows = {
-        ext: (pk, fac_pk)
-        for ext, pk, fac_pk in Equipment.objects.filter(
-            external_id__in=[r.equipment_id for r in results], deleted_at__isnull=True
-        ).values_list("external_id", "pk", "facility_id")
-    }
-    stored = dict(
-        EquipmentAssessment.objects.filter(
-            equipment_id__in=[pk for pk, _ in rows.values()], source=Source.VOLTMETRICS
-        ).values_list("equipment_id", "computed_at")
-    )
-    facility_pks: set[int] = set()
-    for r in results:
-        if r.equipment_id not in rows:
-            continue  # deleted (or never mirrored) since the push
-        pk, fac_pk = rows[r.equipment_id]
-        computed_at = _computed_at(r, now)
-        if pk in stored and stored[pk] > computed_at:
-            continue  # a newer result is stored already (jobs completing out of order)
-        nfpa_70b = r.compliance.get("nfpa_70b") or {}
-        nfpa_70e = r.compliance.get("nfpa_70e")
-        status = nfpa_70b.get("status")
-        values = {
-            "algorithm_version": r.algorithm_version,
-            "as_of": r.calculation_timestamp.date(),
-            "risk_score": r.risk_score,
-            "rating": r.risk_rating,
-            "primary_risk_factor": _primary_factor(r.risk_factors),
-            "factors": r.risk_factors,
-            "nfpa_70b": nfpa_70b,
-            "nfpa_70e": nfpa_70e if isinstance(nfpa_70e, dict) else {},
-            "maintenance_status": status[:16] if isinstance(status, str) else "",
-            "computed_at": computed_at,
-        }
-        EquipmentAssessment.objects.update_or_create(
-            equipment_id=pk,
-            source=Source.VOLTMETRICS,
-            defaults=values,
-            create_defaults={**values, "served": False},  # risk_recompute decides
-        )
-        facility_pks.add(fac_pk)
-    return facility_pks
-
-
-def _store_facilities(results: list[FacilityResultAnswer], now) -> set[int]:
-    """Stored for comparison only: facility figures are always aggregated locally."""
-    if not results:
-        return set()
-    pks = dict(
-        Facility.objects.filter(
-            external_id__in=[r.facility_id for r in results], deleted_at__isnull=True
-        ).values_list("external_id", "pk")
-    )
-    out: set[int] = set()
-    for r in results:
-        pk = pks.get(r.facility_id)
-        if pk is None:
-            continue
-        summary = r.raw.get("risk_summary") or {}
-        count = summary.get("total_equipment")
-        FacilityAssessment.objects.update_or_create(
-            facility_id=pk,
-            source=Source.VOLTMETRICS,
-            defaults={
-                "algorithm_version": r.algorithm_version,
-                "as_of": r.calculation_timestamp.date(),
-                "risk_score": r.risk_score,
-                "risk_level": r.risk_level,
-                "overall_compliance": r.overall_compliance,
-                "equipment_count": count if isinstance(count, int) and count >= 0 else 0,
-                "payload": r.raw,
-                "computed_at": _computed_at(r, now),
-            },
-        )
-        out.add(pk)
-    return out
+    return outcome, facility_pks
 
 
 # --- polling ------------------------------------------------------------------------------------
@@ -311,9 +250,15 @@ def _store_facilities(results: list[FacilityResultAnswer], now) -> set[int]:
 
 def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int = 200) -> dict:
     """Ask VoltMetrics about jobs still processing past VOLTMETRICS_POLL_AFTER (no callback),
-    and fetch again the missing results of jobs whose retry is due."""
+    and fetch again the missing results of jobs whose retry is due.
+
+    The statuses are asked, and then the results of every job found completed are fetched,
+    ``VOLTMETRICS_FETCH_CONCURRENCY`` at a time, each result once in the pass however many of
+    the jobs produced it. An outage stops the asking; what was answered before it is acted
+    on, the rest is left for the next run."""
     if _off():
         return {"skipped": "integration off"}
+    started = time.monotonic()
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.VOLTMETRICS_POLL_AFTER)
     jobs = list(
@@ -326,64 +271,57 @@ def voltmetrics_poll_jobs(*, client: VoltMetricsClient | None = None, limit: int
         return stats
     client, own = _client(client)
     try:
-        for job in jobs:
-            if job.failed_items:
-                # VoltMetrics completed it; some results are missing: fetch those again.
+        # A job with failed items was completed by VoltMetrics: fetch those again, unasked.
+        done = [job for job in jobs if job.failed_items]
+        asking = [job for job in jobs if not job.failed_items]
+        stats["polled"] = len(done)
+        statuses = call_all(client, [job.job_id for job in asking], client.get_job)
+        if statuses.interrupted is not None:
+            stats["error"] = statuses.interrupted.message
+        for job in asking:
+            if job.job_id in statuses.answers:
                 stats["polled"] += 1
-                if not _complete(job, client, stats):
-                    break
-                continue
-            try:
-                answer = client.get_job(job.job_id)
-            except VoltMetricsError as exc:
-                if exc.unavailable:
-                    stats["error"] = exc.message
-                    break
+                if _status_answered(job, statuses.answers[job.job_id], stats):
+                    done.append(job)
+            elif job.job_id in statuses.errors:
                 stats["polled"] += 1
-                if exc.kind == "rejected" and exc.status != 404:
-                    Job.objects.filter(pk=job.pk).update(last_error=exc.message[:MAX_ERROR])
-                    continue
-                if exc.status == 404:
-                    _job_fail(job, "VoltMetrics does not know this job")
-                    stats["failed"] += 1
-                    continue
-                # The status answer stayed malformed: ask again later, like a missing result.
-                retried = _retry_later(job, f"job status: {exc.message}", timezone.now())
-                job.save(update_fields=[*RETRY_FIELDS, "completed_at"])
-                stats["processing" if retried else "failed"] += 1
-                continue
-            stats["polled"] += 1
-            if answer.status == JobStatus.COMPLETED:
-                if not _complete(job, client, stats):
-                    break
-            elif answer.status == JobStatus.FAILED:
-                _job_fail(job, answer.error or "VoltMetrics reported the job failed")
-                stats["failed"] += 1
-            else:
-                stats["processing"] += 1
+                _status_refused(job, statuses.errors[job.job_id], stats)
+        if done:
+            outcomes = _complete_jobs(done, client, started=started, isolate=True)
+            for outcome in filter(None, outcomes):
+                if outcome.get("error"):
+                    stats["error"] = outcome["error"]
+                if outcome["status"] in SETTLED:
+                    stats[str(outcome["status"])] += 1
     finally:
         if own:
             client.close()
     return stats
 
 
-def _complete(job: Job, client: VoltMetricsClient, stats: dict) -> bool:
-    """Fetch a polled job's results and count the outcome; False when an outage cut the
-    fetching short (the poll stops for this run)."""
-    try:
-        outcome = voltmetrics_job_complete(job.job_id, client=client, force=True)
-    except Exception:
-        log.exception(
-            "VoltMetrics job %s: completing failed", job.job_id, extra={"job_id": job.job_id}
-        )
+def _status_answered(job: Job, answer, stats: dict) -> bool:
+    """Act on a job's status; True when VoltMetrics completed it (its results are due)."""
+    if answer.status == JobStatus.COMPLETED:
         return True
-    if outcome.get("error"):
-        stats["error"] = outcome["error"]
-        return False
-    status = outcome.get("status")
-    if status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PROCESSING):
-        stats[str(status)] += 1
-    return True
+    if answer.status == JobStatus.FAILED:
+        _job_fail(job, answer.error or "VoltMetrics reported the job failed")
+        stats["failed"] += 1
+    else:
+        stats["processing"] += 1
+    return False
+
+
+def _status_refused(job: Job, exc: VoltMetricsError, stats: dict) -> None:
+    if exc.status == 404:
+        _job_fail(job, "VoltMetrics does not know this job")
+        stats["failed"] += 1
+    elif exc.kind == "rejected":
+        Job.objects.filter(pk=job.pk).update(last_error=exc.message[:MAX_ERROR])
+    else:
+        # The status answer stayed malformed: ask again later, like a missing result.
+        retried = _retry_later(job, f"job status: {exc.message}", timezone.now())
+        job.save(update_fields=[*RETRY_FIELDS, "completed_at"])
+        stats["processing" if retried else "failed"] += 1
 
 
 # --- retry (admin action) -----------------------------------------------------------------------

@@ -7,7 +7,9 @@ is called, or at once with ``auto_complete``); ``GET /api/v1/results/equipment/{
 /api/v1/algorithms``. Every call needs ``X-API-Key``. Faults are injected with
 :meth:`FakeVoltMetrics.add_fault` (500s, slow answers, 429, bad JSON, custom bodies), or
 with ``garble_every = N``: every Nth call is answered with a garbled body (in turn cut short,
-so not valid JSON, and stripped to its first field, so fields are missing).
+so not valid JSON, and stripped to its first field, so fields are missing). Each call is
+listed in ``seen`` with when it arrived; how many were being answered at once at most is
+``max_in_flight``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,6 +60,7 @@ class Seen:
     path: str
     body: dict | None
     api_key: str
+    at: float = 0.0  # time.monotonic() when the call arrived
 
 
 @dataclass
@@ -95,6 +99,9 @@ class FakeVoltMetrics:
     # Every Nth call (0: none) is answered with a garbled body; those calls are listed.
     garble_every: int = 0
     garbled: list[Seen] = field(default_factory=list)
+    # Calls being answered now, and the most there ever were at once.
+    in_flight: int = 0
+    max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _calls: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -165,12 +172,24 @@ class FakeVoltMetrics:
     # --- the API ----------------------------------------------------------------------------
 
     def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._handle_one(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _handle_one(self, request: Request) -> Response:
         path = request.path[len("/api/v1") :]
         try:
             body = json.loads(request.get_data()) if request.get_data() else None
         except ValueError:
             body = None
-        seen = Seen(request.method, path, body, request.headers.get("X-API-Key", ""))
+        seen = Seen(
+            request.method, path, body, request.headers.get("X-API-Key", ""), time.monotonic()
+        )
         with self._lock:
             self.seen.append(seen)
             faults = list(self.faults)
