@@ -72,11 +72,14 @@ def scale_parts() -> list:
     """The scale section's parts, each ``(name, measure)`` with ``measure(args, url) ->
     common.Part``, run and reported in this order."""
     import scale_fetch
+    import scale_recompute
     from recompute_bench import bench_env
 
     return [
+        ("recompute", lambda args, url: scale_recompute.run(
+            url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of)),
         ("fetch", lambda args, url: scale_fetch.run(url, env=bench_env(url))),
-    ]
+    ]  # fmt: skip
 
 
 def run_scale(args: argparse.Namespace, url: str) -> bool:
@@ -93,7 +96,8 @@ SECTIONS = {
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
     "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
     "growth": (run_growth, "a simulated year of operation, pruned nightly: tables stay flat"),
-    "scale": (run_scale, "a VoltMetrics job's 500 results fetched 1 vs 8 at a time (stand-in)"),
+    "scale": (run_scale, "full recompute on 1 vs 2 worker processes; a VoltMetrics job's 500 "
+              "results fetched 1 vs 8 at a time (stand-in)"),
 }
 
 

@@ -32,7 +32,7 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from common import ROOT, Size, connect, log  # noqa: E402
+from common import ROOT, Part, Size, connect, log  # noqa: E402
 from recompute_bench import (  # noqa: E402
     bench_env,
     ensure_portfolio,
@@ -227,7 +227,22 @@ class RecomputePart:
         ]  # fmt: skip
 
 
-def run_recompute_part(url: str, *, size: Size, seed: int, as_of: str) -> RecomputePart:
+def run(url: str, *, size: Size, seed: int, as_of: str) -> Part:
+    """The recompute part of ``benchmarks/run scale``."""
+    r = measure(url, size=size, seed=seed, as_of=as_of)
+    headers, rows = r.rows()
+    lines = [
+        f"Full recompute of the {size} portfolio ({r.equipment:,} equipment), split into chunks "
+        f"of `RECOMPUTE_CHUNK_FACILITIES` facilities on 1 and 2 Celery worker processes "
+        "(`-P prefork -c 1` each; 1, 2, 1, 2), wall time from sending `recompute_all_task` to "
+        "the commit of the portfolio; PostgreSQL and Redis share the machine's cores. *figures*: "
+        "every stored assessment, snapshot and the portfolio hashed in PostgreSQL (computation "
+        "times left out) against the single-process reference.",
+    ]
+    return Part("Full recompute: one worker process vs two", lines, headers, rows, r.checks())
+
+
+def measure(url: str, *, size: Size, seed: int, as_of: str) -> RecomputePart:
     import django
 
     django.setup()
