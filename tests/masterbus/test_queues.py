@@ -97,22 +97,17 @@ def test_a_task_sent_by_name_waits_on_its_prefixed_queue(settings):
     celery_app.send_task("facilities.tasks.condoit_pull_task", kwargs={"full": False})
     celery_app.send_task("masterbus.prune")
     got = {}
-    with celery_app.connection_for_read() as conn:
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
         try:
             for queue in QUEUES:
-                q = conn.SimpleQueue(queue_name(queue, prefix))
-                try:
-                    while True:
-                        message = q.get(timeout=0.2)
-                        message.ack()
-                        got.setdefault(queue, []).append(message.headers["task"])
-                except q.Empty:
-                    pass
-                finally:
-                    q.close()
+                while (
+                    message := channel.basic_get(queue_name(queue, prefix), no_ack=True)
+                ) is not None:
+                    got.setdefault(queue, []).append(message.headers["task"])
         finally:
             for queue in QUEUES:
-                conn.default_channel.queue_delete(queue_name(queue, prefix))
+                channel.queue_delete(queue_name(queue, prefix))
     assert got == {"ingest": ["facilities.tasks.condoit_pull_task"], "default": ["masterbus.prune"]}
 
 
