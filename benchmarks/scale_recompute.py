@@ -69,7 +69,7 @@ def figures_digest(url: str) -> dict[str, str]:
 def worker_env(url: str) -> dict[str, str]:
     return bench_env(
         url, CELERY_BROKER_URL=BENCH_BROKER_URL, CELERY_QUEUE_PREFIX=QUEUE_PREFIX,
-        CELERY_QUEUE=QUEUE_PREFIX + "default", CONN_MAX_AGE="0",
+        CONN_MAX_AGE="0",
     )  # fmt: skip
 
 

@@ -14,6 +14,15 @@ from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from masterbus.logs import logging_config
+from masterbus.queues import (
+    DEFAULT,
+    INGEST,
+    PHOTOS,
+    RECOMPUTE,
+    VOLTMETRICS,
+    QueueRoutes,
+    task_queues,
+)
 from masterbus.secret_key import default_path as default_secret_key_path
 from masterbus.secret_key import installation_key
 
@@ -155,7 +164,42 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="masterbus")
+# Queues per workload (masterbus/queues.py; docs/deployment.md, "Queues"): every task of the
+# project is routed by name in this one table, so a long recompute never delays a callback or
+# a pull. A test checks that every registered task is named here. The queue "events" takes
+# the outbound webhook deliveries once they exist; nothing is routed to it yet.
+CELERY_TASK_ROUTES = QueueRoutes(
+    {
+        # ingest: Condoit pulls (file imports and pushed events run in their requests and
+        # commands; follow-up tasks of theirs go here).
+        "facilities.tasks.condoit_pull_task": INGEST,
+        # recompute: every risk recompute and snapshot (CPU-bound).
+        "voltmetrics.tasks.recompute_pending_task": RECOMPUTE,
+        "voltmetrics.tasks.recompute_all_task": RECOMPUTE,
+        "voltmetrics.tasks.recompute_facilities_task": RECOMPUTE,
+        "voltmetrics.tasks.recompute_chunk_task": RECOMPUTE,
+        "voltmetrics.tasks.recompute_finish_task": RECOMPUTE,
+        "voltmetrics.tasks.snapshot_month_task": RECOMPUTE,
+        "voltmetrics.tasks.backfill_snapshots_task": RECOMPUTE,
+        # voltmetrics: the integration's outbox drain, job polls, callbacks, job completion.
+        "voltmetrics.integration.tasks.voltmetrics_drain_outbox_task": VOLTMETRICS,
+        "voltmetrics.integration.tasks.voltmetrics_poll_jobs_task": VOLTMETRICS,
+        "voltmetrics.integration.tasks.voltmetrics_handle_callback": VOLTMETRICS,
+        "voltmetrics.integration.tasks.voltmetrics_complete_job_task": VOLTMETRICS,
+        # photos: equipment photo fetching.
+        "equipment.tasks.photos_fetch_pending_task": PHOTOS,
+        "equipment.tasks.photo_fetch_task": PHOTOS,
+        # default: everything else.
+        "masterbus.prune": DEFAULT,
+    }
+)
+# Prepended to every queue name on the broker (routes, default, a worker's queues): several
+# installations, or test runs, can share one broker. Empty in production.
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + DEFAULT
+# What a worker started without --queues consumes: every queue (a small installation's one
+# worker).
+CELERY_TASK_QUEUES = task_queues(CELERY_QUEUE_PREFIX)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

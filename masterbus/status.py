@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .metrics.application import Sample, collect_samples, release
+from .queues import QUEUES
 
 # The alert thresholds of docs/alerts.yml (seconds, or messages).
 PULL_MAX_AGE = 3600
@@ -159,7 +160,9 @@ def status(samples: list[Sample] | None = None, now: float | None = None) -> Sta
     queues = _by(samples, "masterbus_queue_length", "queue")
     if not queues:
         add(Line("Queues", "no broker answer (tasks run eagerly, or the broker is down)"))
-    for queue, n in sorted(queues.items()):
+    # In the order of masterbus/queues.py (ingest … default); any other label after them.
+    order = {name: i for i, name in enumerate(QUEUES)}
+    for queue, n in sorted(queues.items(), key=lambda q: (order.get(q[0], len(order)), q[0])):
         alert = f"more than {QUEUE_MAX:,} waiting" if n > QUEUE_MAX else ""
         add(Line("Queues", f"{queue}: {int(n):,} waiting", alert))
 

@@ -2,7 +2,7 @@
 
     python deploy/smoke/probe.py health  --base URL [--timeout S]
     python deploy/smoke/probe.py figures --base URL --key KEY --expect N [--timeout S]
-    python deploy/smoke/probe.py metrics --base URL --token TOKEN
+    python deploy/smoke/probe.py metrics --base URL --token TOKEN [--queues Q1,Q2,…]
 
 Every request carries ``X-Forwarded-Proto: https``, as nginx sends it (production mode
 redirects plain HTTP to HTTPS, except the probes). Exit status 0 when the check passes, 1
@@ -123,8 +123,11 @@ def metrics(args) -> int:
         failures.append(f"/metrics with the token answered {status}: {body[:200]}")
         body = ""
     found = {"pull": None, "recompute": None, "last_pull": None}
+    queues = {}
     for name, labels, value, line in samples(body):
-        if name == "masterbus_task_runs_total" and labels.get("state") == "succeeded":
+        if name == "masterbus_queue_length":
+            queues[labels.get("queue", "")] = line
+        elif name == "masterbus_task_runs_total" and labels.get("state") == "succeeded":
             task = labels.get("task", "")
             if PULL_TASK in task and value > 0:
                 found["pull"] = line
@@ -136,7 +139,7 @@ def metrics(args) -> int:
             and value > 0
         ):
             found["last_pull"] = line
-    for line in found.values():
+    for line in [*found.values(), *queues.values()]:
         if line:
             print(f"    {line}")
     if body and args.save:
@@ -154,6 +157,11 @@ def metrics(args) -> int:
             )
         if not found["last_pull"]:
             failures.append('no masterbus_condoit_last_success_timestamp_seconds{door="pull"} > 0')
+        expected = sorted(q for q in (args.queues or "").split(",") if q)
+        if expected and sorted(queues) != expected:
+            failures.append(
+                f"masterbus_queue_length reports the queues {sorted(queues)}, not {expected}"
+            )
     for failure in failures:
         print(failure, file=sys.stderr)
     return 1 if failures else 0
@@ -176,6 +184,7 @@ def main() -> int:
     p.add_argument("--base", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--save", help="write the answer to this file")
+    p.add_argument("--queues", help="comma-separated: masterbus_queue_length reports these")
     p.set_defaults(run=metrics)
     args = parser.parse_args()
     return args.run(args)

@@ -1,11 +1,13 @@
 """Print the command a systemd unit of deploy/systemd/ runs, as it would run from this tree.
 
-    python deploy/smoke/unit_command.py masterbus-worker@.service [--instance QUEUE]
+    python deploy/smoke/unit_command.py masterbus-worker@.service [--instance QUEUES]
 
 ``bin/prod-smoke`` starts its processes with the units' own ``ExecStart=`` lines, so the
 commands systemd runs on a host are the ones it checks: ``/srv/masterbus`` becomes this tree,
-``%i`` the instance, ``%H`` this host's name, ``%%`` a ``%``. The arguments are printed
-NUL-separated (read them with ``mapfile -d ''``).
+``%I`` the instance as given (``ingest,voltmetrics``), ``%i`` the instance escaped as systemd
+names the unit (``ingest\x2cvoltmetrics``, as ``systemd-escape`` does), ``%H`` this host's
+name, ``%%`` a ``%``. The arguments are printed NUL-separated (read them with
+``mapfile -d ''``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ def exec_start(unit: Path) -> str:
     return found[0]
 
 
+def escape(name: str) -> str:
+    """A string as a unit name's instance: ``systemd-escape NAME`` (without --path)."""
+    out = []
+    for i, ch in enumerate(name):
+        if ch == "/":
+            out.append("-")
+        elif (ch.isascii() and (ch.isalnum() or ch in ":_.")) and not (i == 0 and ch == "."):
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return "".join(out)
+
+
 def specifiers(word: str, instance: str) -> str:
     out, i = [], 0
     while i < len(word):
@@ -40,6 +55,8 @@ def specifiers(word: str, instance: str) -> str:
             if spec == "%":
                 out.append("%")
             elif spec == "i":
+                out.append(escape(instance))
+            elif spec == "I":
                 out.append(instance)
             elif spec == "H":
                 out.append(socket.gethostname())

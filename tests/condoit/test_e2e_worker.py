@@ -35,9 +35,8 @@ def test_a_real_worker_runs_the_pull_task_into_the_database():
             },
             name="e2e-pull",
         ) as worker:
-            celery_app.send_task(
-                "facilities.tasks.condoit_pull_task", kwargs={"full": False}, queue=worker.queue
-            )
+            # Routed by name to the worker's "ingest" queue, as beat sends it.
+            celery_app.send_task("facilities.tasks.condoit_pull_task", kwargs={"full": False})
             run = worker.wait_for(
                 lambda: (
                     SyncRun.objects.filter(source=SyncSource.PULL, finished_at__isnull=False)

@@ -16,11 +16,15 @@ import re
 import runpy
 import shlex
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from masterbus.queues import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = ROOT / "deploy" / "systemd"
@@ -31,6 +35,13 @@ INSTALL_DIR = "/srv/masterbus"
 ENV_FILE = "/etc/masterbus/masterbus.env"
 UNITS = ("masterbus-web.service", "masterbus-worker@.service", "masterbus-beat.service")
 TARGET = "masterbus.target"
+
+_spec = importlib.util.spec_from_file_location(
+    "unit_command", ROOT / "deploy" / "smoke" / "unit_command.py"
+)
+unit_command = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(unit_command)
+escape = unit_command.escape
 
 
 def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:
@@ -142,10 +153,40 @@ def test_worker_is_a_template_whose_instance_is_the_queue(units):
     argv = shlex.split(one(unit, "Service", "ExecStart"))
     assert local(argv[0]) == ROOT / ".venv" / "bin" / "celery"
     assert argv[1:4] == ["-A", "masterbus", "worker"]
-    assert "--queues=%i" in argv
+    # %I: the instance unescaped, so masterbus-worker@ingest\x2cvoltmetrics consumes two queues.
+    assert "--queues=%I" in argv
     check_celery_app(argv)
-    # Today's one queue is the default instance (settings: CELERY_QUEUE, default "masterbus").
-    assert one(unit, "Install", "DefaultInstance") == settings.CELERY_TASK_DEFAULT_QUEUE
+    # The default instance (systemctl enable masterbus-worker@.service) consumes every queue.
+    default = one(unit, "Install", "DefaultInstance")
+    assert unescape(default).split(",") == list(QUEUES)
+    assert escape(",".join(QUEUES)) == default
+
+
+def unescape(instance: str) -> str:
+    """systemd's %I: \\xNN escapes decoded."""
+    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), instance)
+
+
+@pytest.mark.skipif(shutil.which("systemd-escape") is None, reason="no systemd-escape")
+def test_the_smoke_runs_escape_queues_as_systemd_does():
+    for name in ("recompute", ",".join(QUEUES), "site-b.ingest,site-b.default"):
+        ours = escape(name)
+        theirs = subprocess.run(["systemd-escape", name], capture_output=True, text=True,
+                                check=True).stdout.strip()  # fmt: skip
+        assert ours == theirs and unescape(ours) == name
+
+
+def test_the_smoke_expands_the_worker_units_command_for_its_instance():
+    cmd = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/smoke/unit_command.py"), "masterbus-worker@.service",
+         "--instance", "ingest,default"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\0")[:-1]  # fmt: skip
+    assert cmd[0] == str(ROOT / ".venv" / "bin" / "celery")
+    assert "--queues=ingest,default" in cmd
+    assert [a for a in cmd if a.startswith("--hostname=")] == [
+        f"--hostname=ingest\\x2cdefault@{socket.gethostname()}"
+    ]
 
 
 def test_beat_is_one_database_scheduled_beat(units):
@@ -191,7 +232,8 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     for path in SYSTEMD.iterdir():
         text = path.read_text().replace(INSTALL_DIR, str(ROOT)).replace(ENV_FILE, str(env_file))
         (tmp_path / path.name).write_text(text)
-    names = ["masterbus-web.service", "masterbus-worker@masterbus.service",
+    names = ["masterbus-web.service", "masterbus-worker@recompute.service",
+             f"masterbus-worker@{escape(','.join(QUEUES))}.service",
              "masterbus-beat.service", TARGET]  # fmt: skip
     result = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", *(f"./{n}" for n in names)],
@@ -218,17 +260,25 @@ def procfile() -> dict[str, str]:
     return entries
 
 
-def test_procfile_runs_web_worker_and_beat_from_the_project_root():
+def test_procfile_runs_web_workers_and_beat_from_the_project_root():
     entries = procfile()
-    assert list(entries) == ["web", "worker", "beat"]
+    assert list(entries) == ["web", "worker", "recompute", "beat"]
     web = shlex.split(entries["web"])
     assert web[0] == ".venv/bin/gunicorn" and (ROOT / web[0]).parent == ROOT / ".venv/bin"
     assert web[1:] == ["-c", "deploy/gunicorn.conf.py"]
     check_gunicorn_config(ROOT / web[2])
-    worker = shlex.split(entries["worker"])
-    assert worker[:4] == [".venv/bin/celery", "-A", "masterbus", "worker"]
-    assert "--queues=${CELERY_QUEUE:-masterbus}" in worker
-    check_celery_app(worker)
+    consumed = []
+    for name in ("worker", "recompute"):
+        worker = shlex.split(entries[name])
+        assert worker[:4] == [".venv/bin/celery", "-A", "masterbus", "worker"]
+        check_celery_app(worker)
+        (queues,) = [a.split("=", 1)[1] for a in worker if a.startswith("--queues=")]
+        (node,) = [a.split("=", 1)[1] for a in worker if a.startswith("--hostname=")]
+        assert node == f"{name}@%h"  # two workers on one host: two node names
+        consumed += queues.split(",")
+    # The recomputes on a worker of their own; together, every queue exactly once.
+    assert shlex.split(entries["recompute"])[5] == "--queues=recompute"
+    assert sorted(consumed) == sorted(QUEUES)
     beat = shlex.split(entries["beat"])
     assert beat[:4] == [".venv/bin/celery", "-A", "masterbus", "beat"]
     check_celery_app(beat)
@@ -244,7 +294,7 @@ def example_names() -> set[str]:
 def test_env_example_names_every_setting_settings_py_reads():
     source = (ROOT / "masterbus" / "settings.py").read_text()
     read = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', source))
-    assert {"DATABASE_URL", "SECRET_KEY", "CELERY_QUEUE"} <= read  # the pattern finds them
+    assert {"DATABASE_URL", "SECRET_KEY", "CELERY_QUEUE_PREFIX"} <= read  # the pattern finds them
     assert read - example_names() == set()
 
 

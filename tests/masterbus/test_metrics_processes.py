@@ -55,7 +55,7 @@ def test_prefork_children_count_their_tasks_into_the_multiprocess_directory(tmp_
         {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}, name="e2e-metrics", concurrency=2
     ) as worker:
         for _ in range(4):
-            celery_app.send_task("voltmetrics.tasks.recompute_pending_task", queue=worker.queue)
+            celery_app.send_task("voltmetrics.tasks.recompute_pending_task")
         worker.wait_for(lambda: succeeded() >= 4 or None, "four counted task runs")
         assert len(list(tmp_path.glob("counter_*.db"))) >= 1
         durations = registry.get_sample_value(

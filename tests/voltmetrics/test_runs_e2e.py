@@ -61,12 +61,12 @@ def test_two_workers_one_killed_mid_chunk_store_what_one_process_does(portfolio)
     env = {"RECOMPUTE_CHUNK_FACILITIES": str(CHUNK)}
     with (
         celery_worker(env, name="run-a", concurrency=1) as first,
-        celery_worker(env, name="run-b", concurrency=1, queue=first.queue) as second,
+        celery_worker(env, name="run-b", concurrency=1, prefix=first.prefix) as second,
     ):
+        # Routed to the recompute queue both workers consume (under their prefix).
         celery_app.send_task(
-            "voltmetrics.tasks.recompute_all_task", kwargs={"as_of": AS_OF.isoformat()},
-            queue=first.queue,
-        )  # fmt: skip
+            "voltmetrics.tasks.recompute_all_task", kwargs={"as_of": AS_OF.isoformat()}
+        )
         until = time.monotonic() + 60
         victim = None
         while victim is None and time.monotonic() < until:

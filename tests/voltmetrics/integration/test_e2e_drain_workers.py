@@ -5,11 +5,9 @@ record exactly once, and every row is marked pushed by the job that carried it."
 from __future__ import annotations
 
 import re
-import uuid
 from collections import Counter
 
 import pytest
-from django.conf import settings
 
 from facilities.models import RecordChange
 from masterbus.celery import app as celery_app
@@ -73,14 +71,13 @@ def test_two_workers_draining_at_once_push_every_row_exactly_once(vm, mirror):
         "VOLTMETRICS_BACKOFF_BASE": "0.05",
         "VOLTMETRICS_READ_TIMEOUT": "5",
     }
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}.drains.{uuid.uuid4().hex[:8]}"
-    opts = {"include": "voltmetrics.integration.tasks", "queue": queue}
+    opts = {"include": "voltmetrics.integration.tasks", "queues": ["voltmetrics"]}
     with (
         celery_worker(env, name="drain-a", **opts) as a,
-        celery_worker(env, name="drain-b", **opts) as b,
+        celery_worker(env, name="drain-b", prefix=a.prefix, **opts) as b,
     ):
         for _ in range(DRAINS):
-            celery_app.send_task(DRAIN, queue=queue)
+            celery_app.send_task(DRAIN)  # routed to the voltmetrics queue both consume
         a.wait_for(lambda: not rows.exists(), "drained outbox")
         a.wait_for(lambda: len(drains(a)) + len(drains(b)) == DRAINS, "every drain finished")
         b.wait_for(b.alive, "worker b still up")
