@@ -268,12 +268,12 @@ class RecomputeRun(models.Model):
 
 
 class RecomputeChunk(models.Model):
-    """The facilities of a run with ``pk_from <= pk <= pk_to`` (no upper end: ``pk_to`` null)."""
+    """The facilities of a run with ``pk_from <= pk <= pk_to``."""
 
     run = models.ForeignKey(RecomputeRun, on_delete=models.CASCADE, related_name="chunks")
     number = models.PositiveIntegerField()
     pk_from = models.BigIntegerField()
-    pk_to = models.BigIntegerField(null=True, blank=True)
+    pk_to = models.BigIntegerField()
     attempts = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)

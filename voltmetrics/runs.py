@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from facilities.models import Facility, RecordChange
@@ -47,15 +47,16 @@ def split_wanted(facilities: int) -> bool:
     return facilities > chunk_size()
 
 
-def chunk_ranges(pks: list[int], size: int) -> list[tuple[int, int | None]]:
-    """Contiguous id ranges covering every id, ``size`` of ``pks`` (sorted) in each: the first
-    starts at 0, the last has no upper end (a facility created meanwhile is in one)."""
-    starts = [pks[i] for i in range(0, len(pks), size)]
-    if not starts:
+def chunk_ranges(pks: list[int], size: int, upto: int | None) -> list[tuple[int, int]]:
+    """Contiguous id ranges from 0 to ``upto`` (at least the last of ``pks``, sorted), ``size``
+    of ``pks`` in each; ids without a pk in ``pks`` (deleted facilities) fall in one too."""
+    upto = max([*pks[-1:], *([upto] if upto is not None else [])], default=None)
+    if upto is None:
         return []
+    starts = [pks[i] for i in range(0, len(pks), size)] or [0]
     starts[0] = 0
-    ends: list[int | None] = [s - 1 for s in starts[1:]]
-    return list(zip(starts, [*ends, None], strict=True))
+    ends = [s - 1 for s in starts[1:]] + [upto]
+    return list(zip(starts, ends, strict=True))
 
 
 def run_start(
@@ -74,14 +75,15 @@ def run_start(
     """
     version = model_version_current()
     if facility_pks is None:
-        pks = list(
-            Facility.objects.filter(deleted_at__isnull=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        # Every facility existing now: the active ones are computed, the deleted ones swept.
+        # One created meanwhile is left to the recompute after its changes.
+        active = Facility.objects.filter(deleted_at__isnull=True).order_by("pk")
+        pks = list(active.values_list("pk", flat=True))
+        upto = Facility.objects.aggregate(m=Max("pk"))["m"]
+        ranges = chunk_ranges(pks, chunk_size(), upto)
     else:
         pks = sorted(set(facility_pks))
-    ranges = chunk_ranges(pks, chunk_size())
+        ranges = chunk_ranges(pks, chunk_size(), None)
     now = timezone.now()
     with transaction.atomic():
         RecomputeRun.objects.filter(status=RunStatus.RUNNING).update(
@@ -129,13 +131,11 @@ class ChunkOutcome:
 
 def _facilities(run: RecomputeRun, chunk: RecomputeChunk) -> list[int]:
     """The chunk's facilities; deleted ones too, so their figures are swept."""
+    lo, hi = chunk.pk_from, chunk.pk_to
     if run.facility_pks is None:
-        qs = Facility.objects.filter(pk__gte=chunk.pk_from)
-        if chunk.pk_to is not None:
-            qs = qs.filter(pk__lte=chunk.pk_to)
+        qs = Facility.objects.filter(pk__gte=lo, pk__lte=hi)
         return list(qs.order_by("pk").values_list("pk", flat=True))
-    hi = chunk.pk_to
-    return [p for p in run.facility_pks if p >= chunk.pk_from and (hi is None or p <= hi)]
+    return [p for p in run.facility_pks if lo <= p <= hi]
 
 
 def _changed(run: RecomputeRun) -> ChangedRecords | None:

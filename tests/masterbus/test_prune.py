@@ -271,7 +271,7 @@ def test_ended_recompute_runs_go_with_their_chunks_after_30_days_the_running_one
             kind=RunKind.FULL, status=status, as_of=NOW.date(), algorithm_version="1.0",
             lock_token="t", finished_at=None if status == RunStatus.RUNNING else NOW - age,
         )  # fmt: skip
-        RecomputeChunk.objects.create(run=r, number=1, pk_from=0)
+        RecomputeChunk.objects.create(run=r, number=1, pk_from=0, pk_to=10)
         return r
 
     old = run(RunStatus.FINISHED, 31 * DAY)

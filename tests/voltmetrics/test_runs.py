@@ -65,17 +65,16 @@ def chunks(run) -> list[int]:
 
 
 def test_chunk_ranges_cover_every_id_in_contiguous_ranges():
-    assert runs.chunk_ranges([], 2) == []
-    assert runs.chunk_ranges([5], 2) == [(0, None)]
-    assert runs.chunk_ranges([3, 4, 9, 12, 20], 2) == [(0, 8), (9, 19), (20, None)]
+    assert runs.chunk_ranges([], 2, None) == []
+    assert runs.chunk_ranges([], 2, 7) == [(0, 7)]  # only deleted facilities: swept
+    assert runs.chunk_ranges([5], 2, None) == [(0, 5)]
+    assert runs.chunk_ranges([3, 4, 9, 12, 20], 2, 25) == [(0, 8), (9, 19), (20, 25)]
     pks = [2, 3, 5, 8, 13, 21, 34]
-    ranges = runs.chunk_ranges(pks, 3)
-    for pk in range(0, 100):
-        holders = [r for r in ranges if r[0] <= pk and (r[1] is None or pk <= r[1])]
+    ranges = runs.chunk_ranges(pks, 3, 40)
+    for pk in range(0, 41):
+        holders = [r for r in ranges if r[0] <= pk <= r[1]]
         assert len(holders) == 1, pk
-    assert [sum(1 for p in pks if lo <= p and (hi is None or p <= hi)) for lo, hi in ranges] == [
-        3, 3, 1,
-    ]  # fmt: skip
+    assert [sum(1 for p in pks if lo <= p <= hi) for lo, hi in ranges] == [3, 3, 1]
 
 
 def test_a_split_full_recompute_stores_exactly_what_one_process_does(world, settings):
