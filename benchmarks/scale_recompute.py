@@ -40,6 +40,7 @@ from recompute_bench import (  # noqa: E402
     ensure_portfolio,
     full_recompute,
     mark_outbox_done,
+    run_self,
     settle,
 )
 
