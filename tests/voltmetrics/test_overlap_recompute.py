@@ -13,12 +13,12 @@ from django.core.management import call_command
 from voltmetrics import services
 from voltmetrics.inputs import MIN_FACILITY_BATCH, facility_batches
 from voltmetrics.models import (
-    EquipmentAssessment,
     FacilityAssessment,
-    FacilitySnapshot,
     PortfolioAssessment,
 )
 from voltmetrics.services import risk_recompute
+
+from .stored import clear, stored
 
 pytestmark = [pytest.mark.services]
 TX = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -34,30 +34,7 @@ def portfolio(tmp_path):
         as_of=date(2025, 6, 1), out=str(path), stdout=io.StringIO(), stderr=io.StringIO(),
     )  # fmt: skip
     call_command("import_condoit", str(path), "--no-progress", stdout=io.StringIO())
-    _clear()  # what the import's own (eager) recompute stored
-
-
-def _clear() -> None:
-    for model in (EquipmentAssessment, FacilityAssessment, FacilitySnapshot, PortfolioAssessment):
-        model.objects.all().delete()
-
-
-def _stored() -> dict:
-    skip = {"id", "computed_at"}
-
-    def rows(model, key):
-        out = {}
-        for obj in model.objects.all():
-            values = {k: v for k, v in vars(obj).items() if not k.startswith("_") and k not in skip}
-            out[tuple(values[k] for k in key)] = values
-        return out
-
-    return {
-        "equipment": rows(EquipmentAssessment, ("equipment_id", "source")),
-        "facilities": rows(FacilityAssessment, ("facility_id", "source")),
-        "snapshots": rows(FacilitySnapshot, ("facility_id", "month")),
-        "portfolio": rows(PortfolioAssessment, ("source",)),
-    }
+    clear()  # what the import's own (eager) recompute stored
 
 
 def _spy_writes(monkeypatch) -> list[str]:
@@ -82,16 +59,16 @@ def test_overlapped_recompute_stores_exactly_what_the_inline_one_does(
     stats = risk_recompute(as_of=AS_OF)
     assert stats.facilities == FACILITIES
     assert len(threads) == 3 and all(t.startswith("recompute") for t in threads)
-    overlapped = _stored()
+    overlapped = stored()
     assert len(overlapped["facilities"]) == FACILITIES
     assert len(overlapped["equipment"]) == stats.equipment > 0
 
-    _clear()
+    clear()
     settings.DB_OVERLAP = False
     threads.clear()
     risk_recompute(as_of=AS_OF)
     assert threads == [threading.current_thread().name] * 3
-    inline = _stored()
+    inline = stored()
     assert inline == overlapped
 
 

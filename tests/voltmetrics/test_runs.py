@@ -15,44 +15,15 @@ from voltmetrics.lock import RECOMPUTE_LOCK_KEY, recompute_lock
 from voltmetrics.models import (
     EquipmentAssessment,
     FacilityAssessment,
-    FacilitySnapshot,
     PortfolioAssessment,
-    PortfolioSnapshot,
     RecomputeChunk,
     RecomputeRun,
 )
 
 from .conftest import AS_OF
+from .stored import clear, stored
 
 pytestmark = pytest.mark.django_db
-
-
-def stored() -> dict:
-    """Every stored figure, keyed; ids and computation times left out."""
-    skip = {"id", "computed_at"}
-
-    def rows(model, key):
-        out = {}
-        for obj in model.objects.all():
-            values = {k: v for k, v in vars(obj).items() if not k.startswith("_") and k not in skip}
-            out[tuple(values[k] for k in key)] = values
-        return out
-
-    return {
-        "equipment": rows(EquipmentAssessment, ("equipment_id", "source")),
-        "facilities": rows(FacilityAssessment, ("facility_id", "source")),
-        "snapshots": rows(FacilitySnapshot, ("facility_id", "month")),
-        "portfolio": rows(PortfolioAssessment, ("source",)),
-        "portfolio_snapshots": rows(PortfolioSnapshot, ("month",)),
-    }
-
-
-def clear() -> None:
-    for model in (
-        EquipmentAssessment, FacilityAssessment, FacilitySnapshot, PortfolioAssessment,
-        PortfolioSnapshot,
-    ):  # fmt: skip
-        model.objects.all().delete()
 
 
 def start(kind=RunKind.FULL, **what) -> RecomputeRun:

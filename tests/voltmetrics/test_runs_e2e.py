@@ -23,7 +23,7 @@ from voltmetrics.lock import RECOMPUTE_LOCK_KEY
 from voltmetrics.models import RecomputeChunk, RecomputeRun
 from voltmetrics.services import risk_recompute
 
-from .test_runs import clear, stored
+from .stored import clear, stored
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 AS_OF = date(2025, 6, 30)
