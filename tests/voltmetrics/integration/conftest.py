@@ -1,9 +1,12 @@
+import time
 from itertools import count
 
 import pytest
+from django.core.cache import cache
 
 from condoit.files import import_file
 from tests import factories as f
+from voltmetrics.integration import client as vm_client
 from voltmetrics.integration.client import CircuitBreaker
 
 from .fake_voltmetrics import API_KEY, WEBHOOK_SECRET, fake_voltmetrics
@@ -36,6 +39,18 @@ def vm(vm_settings):
         CircuitBreaker().reset()
         yield fake
         CircuitBreaker().reset()
+
+
+@pytest.fixture
+def end_cool_down():
+    """Make an open breaker's cool-down end now, as if its time had passed: tests keep the
+    long cool-down, so a slow machine can never see it end before they look."""
+
+    def end():
+        assert CircuitBreaker().state() == "open"
+        cache.set(vm_client._K_OPEN_UNTIL, time.time() - 0.001, timeout=3600)
+
+    return end
 
 
 @pytest.fixture

@@ -225,10 +225,9 @@ def test_facility_result_out_of_range_compliance(vm):
 
 
 def test_the_breaker_opens_after_repeated_failures_and_half_opens_after_the_cool_down(
-    vm, vm_settings
+    vm, vm_settings, end_cool_down
 ):
     vm_settings.VOLTMETRICS_MAX_RETRIES = 0
-    vm_settings.VOLTMETRICS_BREAKER_COOLDOWN = 0.3
     vm.add_fault(fv.status(500), times=3)
     for _ in range(3):
         with pytest.raises(VoltMetricsError, match="after 1 attempt"):
@@ -237,21 +236,20 @@ def test_the_breaker_opens_after_repeated_failures_and_half_opens_after_the_cool
     with pytest.raises(VoltMetricsError, match="circuit breaker open"):
         client().get_algorithms()
     assert len(vm.requests("GET")) == 3  # the open breaker did not call
-    time.sleep(0.35)
+    end_cool_down()
     assert CircuitBreaker().state() == "half-open"
     # One probe goes through; it succeeds and closes the breaker.
     assert client().get_algorithms().current_version
     assert CircuitBreaker().state() == "closed"
 
 
-def test_a_failed_probe_opens_the_breaker_again(vm, vm_settings):
+def test_a_failed_probe_opens_the_breaker_again(vm, vm_settings, end_cool_down):
     vm_settings.VOLTMETRICS_MAX_RETRIES = 0
-    vm_settings.VOLTMETRICS_BREAKER_COOLDOWN = 0.2
     vm.add_fault(fv.status(500), times=None)
     for _ in range(3):
         with pytest.raises(VoltMetricsError):
             client().get_algorithms()
-    time.sleep(0.25)
+    end_cool_down()
     with pytest.raises(VoltMetricsError, match="after 1 attempt"):
         client().get_algorithms()  # the probe
     assert CircuitBreaker().state() == "open"

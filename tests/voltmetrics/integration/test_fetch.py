@@ -5,7 +5,6 @@ stops the fetching, keeps what arrived and leaves the rest to the poll; the figu
 those of the one-at-a-time path; a poll asks each result once for all the jobs that produced
 it (an equipment's own job and its maintenance jobs)."""
 
-import time
 from collections import Counter
 from itertools import count
 
@@ -183,9 +182,10 @@ def test_a_429_holds_every_fetch_and_the_throttled_results_still_arrive(vm, vm_s
     assert held == []
 
 
-def test_an_outage_midway_keeps_what_arrived_and_the_poll_fetches_the_rest(vm, vm_settings, mirror):
+def test_an_outage_midway_keeps_what_arrived_and_the_poll_fetches_the_rest(
+    vm, vm_settings, mirror, end_cool_down
+):
     vm_settings.VOLTMETRICS_FETCH_CONCURRENCY = 8
-    vm_settings.VOLTMETRICS_BREAKER_COOLDOWN = 0.5
     vm_settings.VOLTMETRICS_POLL_AFTER = 0
     job = equipment_job(vm, vm_settings, mirror, facilities=2, per=100)
     targets = set(job.items)
@@ -225,7 +225,7 @@ def test_an_outage_midway_keeps_what_arrived_and_the_poll_fetches_the_rest(vm, v
     stats = voltmetrics_poll_jobs()  # still cooling down: nothing is asked
     assert (stats["processing"], stats["completed"]) == (1, 0)
     assert "circuit breaker open" in stats["error"] and len(vm.seen) == seen
-    time.sleep(0.6)
+    end_cool_down()
     assert voltmetrics_poll_jobs()["completed"] == 1
     again = Counter(s.path.rsplit("/", 1)[1] for s in vm.seen[seen:] if "/results/" in s.path)
     assert set(again) == targets - set(arrived) and set(again.values()) == {1}
