@@ -28,6 +28,7 @@ from equipment.models import Equipment
 from facilities.choices import ChangeSource, RecordKind, SyncSource, SyncStatus
 from facilities.models import Facility, FieldOverride, RejectedRecord, SyncRun
 from masterbus.bulk import rows_where_in
+from masterbus.changes import announce, sync_run_finished
 from masterbus.overlap import Background, overlap_available
 
 from .bounds import dumps_bounded, unstorable
@@ -443,7 +444,11 @@ class Ingestor:
             run.error = error
         else:
             run.status = SyncStatus.PARTIAL if run.rejected else SyncStatus.SUCCEEDED
-        run.save(update_fields=["finished_at", "warnings", "status", "error"])
+        with transaction.atomic():
+            run.save(update_fields=["finished_at", "warnings", "status", "error"])
+            # The day's push run ends again after every pushed event: told only by the others.
+            if run.source != SyncSource.PUSH:
+                announce(sync_run_finished, run=run)
         self._log_end(run)
         return run
 

@@ -10,6 +10,7 @@ class ApiScope(models.TextChoices):
         "voltmetrics:callback",
         "voltmetrics:callback — POST /webhooks/voltmetrics",
     )
+    EVENTS_READ = "events:read", "events:read — GET /events (the event feed)"
 
 
 # Keys with one of these scopes serve signed machine-to-machine endpoints and get the much

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from masterbus.logs import logging_config
 from masterbus.queues import (
     DEFAULT,
+    EVENTS,
     INGEST,
     PHOTOS,
     RECOMPUTE,
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "equipment",
     "condoit",
     "voltmetrics",
+    "consumers",
     "threatmap",
 ]
 
@@ -189,6 +191,9 @@ CELERY_TASK_ROUTES = QueueRoutes(
         # photos: equipment photo fetching.
         "equipment.tasks.photos_fetch_pending_task": PHOTOS,
         "equipment.tasks.photo_fetch_task": PHOTOS,
+        # events: webhook deliveries to subscribers (consumers.md §4).
+        "consumers.webhooks.tasks.deliver_subscription_task": EVENTS,
+        "consumers.webhooks.tasks.deliveries_sweep_task": EVENTS,
         # default: everything else.
         "masterbus.prune": DEFAULT,
     }
@@ -425,6 +430,23 @@ THREATMAP_REFRESH_CYCLE_SECONDS = env.int(
 # Record changes (the change outbox) handled by every consumer (the recompute and, when
 # configured, the VoltMetrics push) are kept this many days (floor 1); unhandled ones always.
 CHANGE_RETENTION_DAYS = env.int("CHANGE_RETENTION_DAYS", default=7)
+
+# --- Consumers: webhooks (consumers.md §4) --------------------------------------------------
+# Subscription URLs must be https unless this is set.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Deliveries to loopback, private, link-local or multicast addresses are refused unless set.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# A delivery succeeds on any 2xx answered within this many seconds.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Seconds before each retry (then the delivery fails and the subscription pauses).
+WEBHOOK_RETRY_SCHEDULE = [
+    float(x)
+    for x in env.list("WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000",
+                                                         "36000", "36000"])
+]  # fmt: skip
+# Key encrypting the subscriptions' signing secrets at rest; empty = derived from SECRET_KEY
+# (so rotating SECRET_KEY then needs the secrets rotated too).
+WEBHOOK_ENCRYPTION_KEY = env.str("WEBHOOK_ENCRYPTION_KEY", default="")
 
 # --- Retention ------------------------------------------------------------------------------
 # Outbound events and webhook delivery attempts (consumers.md) are kept this many days

@@ -12,7 +12,13 @@ from django.db import transaction
 from django.db.models import Q
 
 from masterbus.bulk import bulk_upsert
-from masterbus.changes import announce, figures_changed
+from masterbus.changes import (
+    EquipmentRiskChange,
+    FacilityRiskChange,
+    announce,
+    figures_changed,
+    risk_changed,
+)
 
 from . import engine
 from .batch_load import BatchInput
@@ -27,12 +33,15 @@ from .snapshots import SNAPSHOT_UPDATE_FIELDS
 class BatchOutput:
     facility_pks: list[int]
     facility_ids: list[str]
+    facility_names: list[str]
     vm_served: set[int]
     eq_rows: list[dict]
     fac_rows: list[dict]
     new_snapshots: list[dict]
     equipment: int  # equipment whose figures the facilities' figures hold
     reused: int  # of those, equipment whose stored parts were reused
+    model_version: str = ""
+    eq_facility: dict[int, int] | None = None  # equipment pk → facility pk, of eq_rows
 
 
 def compute_batch(inputs: BatchInput, model: ModelParams, as_of: date) -> BatchOutput:
@@ -41,6 +50,7 @@ def compute_batch(inputs: BatchInput, model: ModelParams, as_of: date) -> BatchO
     eq_rows: list[dict] = []
     fac_rows: list[dict] = []
     new_snapshots: list[dict] = []
+    eq_facility: dict[int, int] = {}
     equipment = reused = 0
     for rec in batch:
         served = {
@@ -92,24 +102,30 @@ def compute_batch(inputs: BatchInput, model: ModelParams, as_of: date) -> BatchO
             if ext not in figures.reused:  # a reused equipment's row stays as stored
                 eq_pk = rec.equipment_pks[ext]
                 eq_rows.append(equipment_row(eq_pk, parts, now, served=eq_pk not in vm_served))
+                eq_facility[eq_pk] = rec.pk
         equipment += len(figures.parts)
         reused += len(figures.reused)
     return BatchOutput(
         [r.pk for r in batch],
         [r.facility.id for r in batch],
+        [r.facility.name for r in batch],
         set(vm_served),
         eq_rows,
         fac_rows,
         new_snapshots,
         equipment,
         reused,
+        model.version,
+        eq_facility,
     )
 
 
 def write_batch(out: BatchOutput, as_of: date) -> None:
-    """Store one batch's figures in one transaction, then invalidate its cached payloads."""
+    """Store one batch's figures in one transaction, announcing what changed in it (the
+    consumers' events), then invalidate its cached payloads."""
     batch_pks, vm_served = out.facility_pks, out.vm_served
     with transaction.atomic():
+        before = _figures_before(out)
         # Equipment that no longer counts (deleted, or installed after as_of) drops out.
         EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).filter(
             Q(equipment__deleted_at__isnull=False) | Q(equipment__install_date__gt=as_of)
@@ -139,6 +155,7 @@ def write_batch(out: BatchOutput, as_of: date) -> None:
                 conflict=["facility_id", "month"],
                 update=SNAPSHOT_UPDATE_FIELDS,
             )
+        announce(risk_changed, **_changes(out, before, as_of))
     announce(figures_changed, facility_ids=tuple(out.facility_ids), portfolio=False)
 
 
@@ -178,6 +195,93 @@ def equipment_row(eq_pk: int, parts: engine.EquipmentParts, now: datetime, *, se
         "computed_at": now,
         "parts": orjson.dumps(parts.to_dict()).decode(),
     }
+
+
+def _figures_before(out: BatchOutput) -> tuple[dict, dict, dict]:
+    """The stored figures the batch replaces: three queries, whatever the batch's size."""
+    facilities = {
+        pk: {"risk_score": score, "risk_level": level or None, "overall": overall,
+             "status": status or None}
+        for pk, score, level, overall, status in FacilityAssessment.objects.filter(
+            facility_id__in=out.facility_pks, source=Source.LOCAL
+        ).values_list(
+            "facility_id", "risk_score", "risk_level", "overall_compliance", "compliance_status"
+        )
+    }  # fmt: skip
+    local = {
+        pk: (score, rating, status, served)
+        for pk, score, rating, status, served in EquipmentAssessment.objects.filter(
+            equipment__facility_id__in=out.facility_pks, source=Source.LOCAL
+        ).values_list("equipment_id", "risk_score", "rating", "maintenance_status", "served")
+    }
+    vm = {}
+    if out.vm_served or any(not row[3] for row in local.values()):
+        vm = {
+            pk: rest
+            for pk, *rest in EquipmentAssessment.objects.filter(
+                equipment__facility_id__in=out.facility_pks, source=Source.VOLTMETRICS
+            ).values_list(
+                "equipment_id", "risk_score", "rating", "maintenance_status", "served",
+                "equipment__facility_id",
+            )
+        }  # fmt: skip
+    return facilities, local, vm
+
+
+def _changes(out: BatchOutput, before: tuple[dict, dict, dict], as_of: date) -> dict:
+    """Facilities and equipment whose served figures the batch changed (none when unchanged).
+
+    An equipment's served figure is its VoltMetrics result when that is served, else the
+    built-in one; a change of VoltMetrics' own figures is told when it is stored."""
+    fac_before, local, vm = before
+    facilities = []
+    for pk, ext, name, row in zip(
+        out.facility_pks, out.facility_ids, out.facility_names, out.fac_rows, strict=True
+    ):
+        after = {
+            "risk_score": row["risk_score"],
+            "risk_level": row["risk_level"] or None,
+            "overall": row["overall_compliance"],
+            "status": row["compliance_status"] or None,
+        }
+        if fac_before.get(pk) != after:
+            facilities.append(FacilityRiskChange(pk, ext, name, fac_before.get(pk), after))
+    facility_of = out.eq_facility or {}
+    equipment = []
+
+    def served_before(pk):
+        old = local.get(pk)
+        if old is not None and old[3]:
+            return old
+        old_vm = vm.get(pk)
+        return old_vm if old_vm is not None and old_vm[3] else old
+
+    def add(pk, fac_pk, old, new, next_due, source):
+        if old is None or old[1] != new[1] or (old[2] != new[2] and new[2] == "overdue"):
+            equipment.append(
+                EquipmentRiskChange(
+                    pk,
+                    fac_pk,
+                    None if old is None else dict(zip(_EQ_KEYS, old[:3], strict=True)),
+                    {**dict(zip(_EQ_KEYS, new[:3], strict=True)), "next_due": next_due},
+                    source,
+                )
+            )
+
+    for row in out.eq_rows:
+        pk = row["equipment_id"]
+        if row["served"]:
+            new = (row["risk_score"], row["rating"], row["maintenance_status"])
+            add(pk, facility_of[pk], served_before(pk), new, row["next_due"], Source.LOCAL.value)
+    for pk in out.vm_served:
+        old = served_before(pk)
+        if old is not None and old is not vm.get(pk) and pk in vm:  # built-in → VoltMetrics
+            add(pk, vm[pk][4], old, vm[pk], None, Source.VOLTMETRICS.value)
+    return {"facilities": facilities, "equipment": equipment, "as_of": as_of,
+            "model_version": out.model_version}  # fmt: skip
+
+
+_EQ_KEYS = ("risk_score", "risk_rating", "maintenance_status")
 
 
 def _has_voltmetrics_rows(facility_pks: list[int]) -> bool:

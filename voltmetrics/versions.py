@@ -19,6 +19,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from equipment.models import TypeProfile
+from masterbus.changes import announce, model_version_published
 
 from .choices import VersionStatus
 from .engine import FACTORS
@@ -266,6 +267,9 @@ def model_version_publish(*, draft: ModelVersion, user=None) -> ModelVersion:
             old.save(update_fields=["is_current"])
         draft.is_current = True
         draft.save(update_fields=["is_current"])
+        announce(
+            model_version_published, version=draft.version, published_at=draft.published_at
+        )
         transaction.on_commit(_after_publish)
     return draft
 

@@ -27,8 +27,10 @@ from urllib.parse import quote
 import orjson
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from masterbus.changes import announce, voltmetrics_status_changed
 from masterbus.http import RetryableError, error_detail
 from masterbus.http_client import ServiceClient
 
@@ -134,12 +136,15 @@ class CircuitBreaker:
         return None if since is None else float(since)
 
     def success(self) -> None:
-        if _cache_get(_K_OPEN_UNTIL) is None and not _cache_get(_K_FAILURES):
+        was_open = _cache_get(_K_OPEN_UNTIL) is not None
+        if not was_open and not _cache_get(_K_FAILURES):
             return
         try:
             cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE, _K_DOWN_SINCE])
         except Exception:
-            pass
+            return
+        if was_open:
+            announce(voltmetrics_status_changed, status="available", since=timezone.now())
 
     def failure(self) -> None:
         try:
@@ -157,6 +162,7 @@ class CircuitBreaker:
                     "VoltMetrics circuit breaker open for %.0fs after %d failed calls",
                     self.cooldown, count,
                 )  # fmt: skip
+                announce(voltmetrics_status_changed, status="degraded", since=timezone.now())
 
     def reset(self) -> None:
         cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE, _K_DOWN_SINCE])

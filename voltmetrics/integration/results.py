@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from equipment.models import Equipment
 from facilities.models import Facility
+from masterbus.changes import EquipmentRiskChange, announce, risk_changed
 from voltmetrics.choices import Source
 from voltmetrics.models import EquipmentAssessment, FacilityAssessment
 
@@ -40,18 +41,22 @@ def store_equipment(results: list[EquipmentResultAnswer], now) -> set[int]:
             external_id__in=[r.equipment_id for r in results], deleted_at__isnull=True
         ).values_list("external_id", "pk", "facility_id")
     }
-    stored = dict(
-        EquipmentAssessment.objects.filter(
+    stored = {
+        pk: (computed_at, served, (score, rating, status))
+        for pk, computed_at, served, score, rating, status in EquipmentAssessment.objects.filter(
             equipment_id__in=[pk for pk, _ in rows.values()], source=Source.VOLTMETRICS
-        ).values_list("equipment_id", "computed_at")
-    )
+        ).values_list(
+            "equipment_id", "computed_at", "served", "risk_score", "rating", "maintenance_status"
+        )
+    }
     facility_pks: set[int] = set()
+    changed: list[EquipmentRiskChange] = []
     for r in results:
         if r.equipment_id not in rows:
             continue  # deleted (or never mirrored) since the push
         pk, fac_pk = rows[r.equipment_id]
         computed_at = _computed_at(r, now)
-        if pk in stored and stored[pk] > computed_at:
+        if pk in stored and stored[pk][0] > computed_at:
             continue  # a newer result is stored already (jobs completing out of order)
         nfpa_70b = r.compliance.get("nfpa_70b") or {}
         nfpa_70e = r.compliance.get("nfpa_70e")
@@ -75,6 +80,22 @@ def store_equipment(results: list[EquipmentResultAnswer], now) -> set[int]:
             create_defaults={**values, "served": False},  # risk_recompute decides
         )
         facility_pks.add(fac_pk)
+        if pk in stored and stored[pk][1]:  # the served figure changed in place
+            old = stored[pk][2]
+            new = (r.risk_score, r.risk_rating, values["maintenance_status"])
+            if old[1] != new[1] or (old[2] != new[2] and new[2] == "overdue"):
+                keys = ("risk_score", "risk_rating", "maintenance_status")
+                changed.append(
+                    EquipmentRiskChange(
+                        pk, fac_pk, dict(zip(keys, old, strict=True)),
+                        {**dict(zip(keys, new, strict=True)), "next_due": None},
+                        Source.VOLTMETRICS.value,
+                    )
+                )  # fmt: skip
+    if changed:
+        announce(
+            risk_changed, facilities=[], equipment=changed, as_of=now.date(), model_version=""
+        )
     return facility_pks
 
 
