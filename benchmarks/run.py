@@ -90,12 +90,20 @@ def run_scale(args: argparse.Namespace, url: str) -> bool:
     return write_parts("scale", "Scale", url, parts, unit="seconds")
 
 
+def run_events(args: argparse.Namespace, url: str) -> bool:
+    import events_bench
+
+    part = events_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of)
+    return write_parts("events", "Events", url, [part], unit="seconds")
+
+
 SECTIONS = {
     "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
     "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
     "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
     "growth": (run_growth, "a simulated year of operation, pruned nightly: tables stay flat"),
+    "events": (run_events, "full recompute after a model change: consumers' events on vs off"),
     "scale": (run_scale, "full recompute on 1 vs 2 worker processes; a VoltMetrics job's 500 "
               "results fetched 1 vs 8 at a time (stand-in)"),
 }

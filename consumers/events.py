@@ -11,7 +11,6 @@ transaction commits.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
@@ -127,7 +126,7 @@ def _equipment_rows(changed: list[EquipmentRiskChange], as_of: date):
     if not wanted:
         return
     names: dict[int, tuple] = {}
-    pks = [c.equipment_pk for c in wanted]
+    pks = [c.equipment_pk for c in wanted if c.identity is None]
     for i in range(0, len(pks), 10_000):
         names.update(
             (pk, rest)
@@ -136,7 +135,7 @@ def _equipment_rows(changed: list[EquipmentRiskChange], as_of: date):
             )
         )
     for c in wanted:
-        ext, fac_ext, name, kind = names.get(c.equipment_pk, ("", "", "", ""))
+        ext, fac_ext, name, kind = c.identity or names.get(c.equipment_pk, ("", "", "", ""))
         b, a = c.before or {}, c.after
         if b.get("risk_rating") != a["risk_rating"]:
             yield (
@@ -213,12 +212,6 @@ def _voltmetrics_status_changed(sender, *, status: str, since: datetime, **kwarg
         )
     except Exception:  # the breaker's caller is an HTTP call: never fail it for this
         log.exception("could not record the VoltMetrics status event")
-    finally:
-        # The breaker may be told from a fetch thread (voltmetrics.integration.fetch), whose
-        # connection nobody else closes.
-        if threading.current_thread() is not threading.main_thread():
-            if not connection.in_atomic_block:
-                connection.close()
 
 
 def connect() -> None:

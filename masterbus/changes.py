@@ -76,6 +76,8 @@ class EquipmentRiskChange:
     before: dict | None  # {"risk_score", "risk_rating", "maintenance_status"}
     after: dict  # the same, and "next_due" (a date or None)
     source: str
+    # (equipment Condoit id, facility Condoit id, name, type) when the writer has them at hand
+    identity: tuple[str, str, str, str] | None = None
 
 
 records_changed = Announcement()
@@ -98,4 +100,3 @@ def announce(signal: Announcement, **kwargs) -> None:
     if signal.at_once and in_transaction:
         signal.send(sender=None, **kwargs)
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
-

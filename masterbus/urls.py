@@ -13,6 +13,7 @@ api_v1 = [
     path("webhooks/", include("voltmetrics.integration.urls")),
     re_path(r"^auth/token/?$", TokenObtainView.as_view(), name="auth-token"),
     re_path(r"^auth/token/refresh/?$", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("", include("consumers.urls")),
     path("", include("threatmap.export_urls")),
     path("", include("equipment.photo_urls")),
     path("", include("threatmap.urls")),

@@ -4,7 +4,7 @@ write in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import orjson
@@ -42,6 +42,7 @@ class BatchOutput:
     reused: int  # of those, equipment whose stored parts were reused
     model_version: str = ""
     eq_facility: dict[int, int] | None = None  # equipment pk → facility pk, of eq_rows
+    records: list | None = None  # the batch's FacilityRecords (who is who, for the events)
 
 
 def compute_batch(inputs: BatchInput, model: ModelParams, as_of: date) -> BatchOutput:
@@ -117,6 +118,7 @@ def compute_batch(inputs: BatchInput, model: ModelParams, as_of: date) -> BatchO
         reused,
         model.version,
         eq_facility,
+        batch,
     )
 
 
@@ -125,7 +127,9 @@ def write_batch(out: BatchOutput, as_of: date) -> None:
     consumers' events), then invalidate its cached payloads."""
     batch_pks, vm_served = out.facility_pks, out.vm_served
     with transaction.atomic():
-        before = _figures_before(out)
+        # What the batch replaces, for the subscribers of risk_changed (the consumers' events).
+        told = risk_changed.in_transaction.has_listeners()
+        before = _figures_before(out) if told else None
         # Equipment that no longer counts (deleted, or installed after as_of) drops out.
         EquipmentAssessment.objects.filter(equipment__facility_id__in=batch_pks).filter(
             Q(equipment__deleted_at__isnull=False) | Q(equipment__install_date__gt=as_of)
@@ -155,7 +159,8 @@ def write_batch(out: BatchOutput, as_of: date) -> None:
                 conflict=["facility_id", "month"],
                 update=SNAPSHOT_UPDATE_FIELDS,
             )
-        announce(risk_changed, **_changes(out, before, as_of))
+        if told:
+            announce(risk_changed, **_changes(out, before, as_of))
     announce(figures_changed, facility_ids=tuple(out.facility_ids), portfolio=False)
 
 
@@ -277,6 +282,14 @@ def _changes(out: BatchOutput, before: tuple[dict, dict, dict], as_of: date) -> 
         old = served_before(pk)
         if old is not None and old is not vm.get(pk) and pk in vm:  # built-in → VoltMetrics
             add(pk, vm[pk][4], old, vm[pk], None, Source.VOLTMETRICS.value)
+    if equipment and out.records:
+        who = {
+            rec.equipment_pks[e.id]: (e.id, rec.facility.id, e.name, e.type)
+            for rec in out.records
+            for e in rec.facility.equipment
+            if e.id in rec.equipment_pks
+        }
+        equipment = [replace(c, identity=who.get(c.equipment_pk)) for c in equipment]
     return {"facilities": facilities, "equipment": equipment, "as_of": as_of,
             "model_version": out.model_version}  # fmt: skip
 

@@ -112,7 +112,7 @@ def risk_recompute(
     """
     started = timezone.now()
     as_of = as_of or utc_today()
-    model = model_current()
+    model = model or model_current()
     stats = RecomputeStats(as_of=as_of)
     pks = None if facility_pks is None else list(facility_pks)
     batches = facility_batches(facility_pks=pks, batch_size=None)

@@ -17,10 +17,12 @@ The API key never appears in logs, messages or reprs.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -144,7 +146,7 @@ class CircuitBreaker:
         except Exception:
             return
         if was_open:
-            announce(voltmetrics_status_changed, status="available", since=timezone.now())
+            _announce_status("available")
 
     def failure(self) -> None:
         try:
@@ -162,10 +164,41 @@ class CircuitBreaker:
                     "VoltMetrics circuit breaker open for %.0fs after %d failed calls",
                     self.cooldown, count,
                 )  # fmt: skip
-                announce(voltmetrics_status_changed, status="degraded", since=timezone.now())
+                _announce_status("degraded")
 
     def reset(self) -> None:
         cache.delete_many([_K_FAILURES, _K_OPEN_UNTIL, _K_PROBE, _K_DOWN_SINCE])
+
+
+# Set while a job's results are fetched by several threads (fetch.call_all): the breaker's
+# status changes are announced by the calling thread once they are done, on its connection,
+# never from a fetch thread (which must not touch the database).
+_deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "voltmetrics_breaker_deferred", default=None
+)
+
+
+def _announce_status(status: str) -> None:
+    since = timezone.now()
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append((status, since))
+        return
+    announce(voltmetrics_status_changed, status=status, since=since)
+
+
+@contextmanager
+def breaker_announcements_deferred():
+    """Announce the breaker's status changes made inside (by any thread running in a copy of
+    this context) when the block ends, from the calling thread."""
+    pending: list = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        for status, since in pending:
+            announce(voltmetrics_status_changed, status=status, since=since)
 
 
 def _cache_get(key):

@@ -33,7 +33,13 @@ from typing import Generic, TypeVar
 
 from django.conf import settings
 
-from .client import EquipmentResultAnswer, FacilityResultAnswer, VoltMetricsClient, VoltMetricsError
+from .client import (
+    EquipmentResultAnswer,
+    FacilityResultAnswer,
+    VoltMetricsClient,
+    VoltMetricsError,
+    breaker_announcements_deferred,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +124,19 @@ def call_all(
             stop.set()
             raise
 
-    if width > 1 and client.breaker.state() != "closed":
-        # After an outage the half-open breaker lets one call through: that one goes first,
-        # alone, and the others follow once it has closed the breaker.
-        ask(next(todo))
-    if width == 1:
-        work()
-    else:
-        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="voltmetrics") as pool:
-            # Each thread runs in a copy of this context: log lines keep the task's ids.
-            workers = [pool.submit(contextvars.copy_context().run, work) for _ in range(width)]
-        for worker in workers:
-            worker.result()  # re-raises an unexpected error of a thread
+    with breaker_announcements_deferred():
+        if width > 1 and client.breaker.state() != "closed":
+            # After an outage the half-open breaker lets one call through: that one goes
+            # first, alone, and the others follow once it has closed the breaker.
+            ask(next(todo))
+        if width == 1:
+            work()
+        else:
+            with ThreadPoolExecutor(max_workers=width, thread_name_prefix="voltmetrics") as pool:
+                # Each thread runs in a copy of this context: log lines keep the task's ids.
+                workers = [pool.submit(contextvars.copy_context().run, work) for _ in range(width)]
+            for worker in workers:
+                worker.result()  # re-raises an unexpected error of a thread
     out.unasked = [k for k in keys if k not in out.answers and k not in out.errors]
     return out
 

@@ -93,9 +93,7 @@ def store_equipment(results: list[EquipmentResultAnswer], now) -> set[int]:
                     )
                 )  # fmt: skip
     if changed:
-        announce(
-            risk_changed, facilities=[], equipment=changed, as_of=now.date(), model_version=""
-        )
+        announce(risk_changed, facilities=[], equipment=changed, as_of=now.date(), model_version="")
     return facility_pks
 
 
