@@ -32,4 +32,6 @@ def test_demo_setup_prints_a_read_key(client):
     assert client.get(READ, **key_header(first)).status_code == 401
     keys = ApiKey.objects.filter(name="demo read key")
     assert keys.count() == 2 and keys.filter(revoked_at__isnull=True).count() == 1
-    assert keys.get(revoked_at__isnull=True).scopes == ["threatmap:read"]
+    assert keys.get(revoked_at__isnull=True).scopes == ["threatmap:read", "events:read"]
+    # The printed key reads the event feed too.
+    assert client.get("/api/v1/events", {"limit": 1}, **key_header(second)).status_code == 200

@@ -4,7 +4,7 @@ none for an unchanged recompute."""
 from datetime import date, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from consumers import events as consumer_events
@@ -218,3 +218,45 @@ def test_the_breaker_opening_and_closing_is_told(db, settings):
     told = [e.data["status"] for e in of_type(EventType.VOLTMETRICS_STATUS_CHANGED)]
     assert told == ["degraded", "available"]
     breaker.reset()
+
+
+def test_a_served_voltmetrics_result_changing_its_rating_is_told(world):
+    """VoltMetrics' figure is served for the transformer: a newer result with another rating
+    is an equipment.risk_changed with source voltmetrics; a new score in the same rating is
+    not."""
+    from datetime import UTC, timedelta
+
+    from django.utils import timezone
+
+    from voltmetrics.integration.answers import EquipmentResultAnswer
+    from voltmetrics.integration.results import store_equipment
+
+    risk_recompute(as_of=AS_OF)
+    eq = Equipment.objects.get(external_id="eq_xfmr")
+    now = timezone.now()
+    EquipmentAssessment.objects.create(
+        equipment=eq, source=Source.VOLTMETRICS, algorithm_version="vm-2", as_of=AS_OF,
+        risk_score=50, rating="Medium", served=True, computed_at=now - timedelta(hours=2),
+    )  # fmt: skip
+    last = Event.objects.order_by("-id").values_list("id", flat=True).first()
+
+    def answer(score, rating, minutes):
+        return EquipmentResultAnswer(
+            equipment_id="eq_xfmr",
+            calculation_timestamp=(now - timedelta(minutes=minutes)).astimezone(UTC),
+            algorithm_version="vm-2",
+            risk_score=score,
+            risk_rating=rating,
+        )
+
+    with transaction.atomic():
+        store_equipment([answer(55, "Medium", 30)], now)  # same rating: not told
+    assert not Event.objects.filter(id__gt=last).exists()
+    with transaction.atomic():
+        store_equipment([answer(88, "Critical", 10)], now)
+    (event,) = Event.objects.filter(id__gt=last)
+    assert event.type == EventType.EQUIPMENT_RISK_CHANGED
+    assert event.data["before"] == {"risk_score": 55, "risk_rating": "Medium"}
+    assert event.data["after"] == {"risk_score": 88, "risk_rating": "Critical"}
+    assert (event.data["source"], event.data["equipment_id"]) == ("voltmetrics", "eq_xfmr")
+    assert event.data["name"] == "Transformer T1" and event.facility_id == eq.facility_id

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         # A raw key is shown only when it is made: make a fresh one, retire the earlier ones.
         api_key_revoke(keys=ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True))
         _, read_key = api_key_create(
-            name=DEMO_KEY_NAME, scopes=[ApiScope.THREATMAP_READ], user=user
+            name=DEMO_KEY_NAME, scopes=[ApiScope.THREATMAP_READ, ApiScope.EVENTS_READ], user=user
         )
         self.stdout.write(self.style.SUCCESS("\nMasterBus demo is ready."))
         self.stdout.write("  Admin:    http://127.0.0.1:8000/admin/")
@@ -84,5 +84,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f'  Try:      curl -H "X-API-Key: {read_key}" '
             "http://127.0.0.1:8000/api/v1/portfolio/summary"
+        )
+        self.stdout.write(
+            f'  Events:   curl -H "X-API-Key: {read_key}" '
+            '"http://127.0.0.1:8000/api/v1/events?type=facility.risk_changed&limit=5"'
         )
         self.stdout.write("  API docs: http://127.0.0.1:8000/api/v1/docs")
