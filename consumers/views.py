@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -19,6 +22,8 @@ from .choices import PUBLIC_EVENT_TYPES
 from .feed import EVENT_ID_RE, FeedError, event_feed
 
 LIMIT = (1, 500, 100)
+_TYPE = "(?:" + "|".join(re.escape(t) for t in PUBLIC_EVENT_TYPES) + ")"
+TYPES_RE = rf"^(?:{_TYPE}(?:,{_TYPE})*)?$"
 
 
 class EventFeedQuery(serializers.Serializer):
@@ -27,7 +32,8 @@ class EventFeedQuery(serializers.Serializer):
         required=False,
         default=None,
         help_text="The last event id you have (evt_ and 16 digits); events after it. "
-        "Omitted: from the oldest kept event.",
+        "Omitted or empty: from the oldest kept event. An id that was never issued is a 400.",
+        validators=[RegexValidator(r"^evt_[0-9]{16}$", "Not an event id (evt_ and 16 digits).")],
     )
     limit = QueryInteger(
         min_value=LIMIT[0],
@@ -37,15 +43,21 @@ class EventFeedQuery(serializers.Serializer):
     )
     type = QueryText(
         max_length=500,
-        help_text="Only these event types, comma-separated. One of: "
+        help_text="Only these event types, comma-separated (empty: all). One of: "
         + ", ".join(PUBLIC_EVENT_TYPES)
         + ".",
+        validators=[
+            RegexValidator(
+                TYPES_RE,
+                "Unknown event type; expected a comma-separated list of: "
+                + ", ".join(PUBLIC_EVENT_TYPES)
+                + ".",
+            )
+        ],
     )
 
     def validate_after(self, value):
-        if value in (None, ""):
-            if value == "":
-                raise serializers.ValidationError("Give an event id, or leave after out.")
+        if value in (None, ""):  # empty: as if left out
             return None
         if not EVENT_ID_RE.match(value):
             raise serializers.ValidationError(f'"{value}" is not an event id (evt_ and 16 digits).')
