@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from equipment.models import Equipment
 from masterbus import changes
+from masterbus.bulk import bulk_insert
 from masterbus.changes import EquipmentRiskChange, FacilityRiskChange
 
 from .choices import EventType
@@ -26,7 +27,6 @@ from .models import Event
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000
 # pg_advisory_xact_lock key of the event writers ("MBEVENTS" as a number).
 _LOCK_KEY = 0x4D42_4556_454E_5453 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -37,15 +37,14 @@ def events_write(rows: Iterable[tuple[str, int | None, dict]], *, now: datetime 
     The first insert of a transaction takes the event writers' lock (PostgreSQL), held until
     the commit: ids are handed out and made visible in the same order."""
     now = now or timezone.now()
-    objs = [Event(type=t, facility_id=f, data=d, created_at=now) for t, f, d in rows]
+    objs = [{"type": t, "facility_id": f, "data": d, "created_at": now} for t, f, d in rows]
     if not objs:
         return 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        for i in range(0, len(objs), BATCH):
-            Event.objects.bulk_create(objs[i : i + BATCH])
+        bulk_insert(Event, objs)  # COPY on PostgreSQL: ids follow the rows' order
         transaction.on_commit(_events_committed)
     return len(objs)
 

@@ -4,7 +4,7 @@ write in one transaction."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import orjson
@@ -252,7 +252,7 @@ def _changes(out: BatchOutput, before: tuple[dict, dict, dict], as_of: date) -> 
         if fac_before.get(pk) != after:
             facilities.append(FacilityRiskChange(pk, ext, name, fac_before.get(pk), after))
     facility_of = out.eq_facility or {}
-    equipment = []
+    moved: list[tuple] = []  # (pk, facility pk, old, new, next_due, source)
 
     def served_before(pk):
         old = local.get(pk)
@@ -263,15 +263,7 @@ def _changes(out: BatchOutput, before: tuple[dict, dict, dict], as_of: date) -> 
 
     def add(pk, fac_pk, old, new, next_due, source):
         if old is None or old[1] != new[1] or (old[2] != new[2] and new[2] == "overdue"):
-            equipment.append(
-                EquipmentRiskChange(
-                    pk,
-                    fac_pk,
-                    None if old is None else dict(zip(_EQ_KEYS, old[:3], strict=True)),
-                    {**dict(zip(_EQ_KEYS, new[:3], strict=True)), "next_due": next_due},
-                    source,
-                )
-            )
+            moved.append((pk, fac_pk, old, new, next_due, source))
 
     for row in out.eq_rows:
         pk = row["equipment_id"]
@@ -282,19 +274,29 @@ def _changes(out: BatchOutput, before: tuple[dict, dict, dict], as_of: date) -> 
         old = served_before(pk)
         if old is not None and old is not vm.get(pk) and pk in vm:  # built-in → VoltMetrics
             add(pk, vm[pk][4], old, vm[pk], None, Source.VOLTMETRICS.value)
-    if equipment and out.records:
+    who = {}
+    if moved and out.records:
         who = {
             rec.equipment_pks[e.id]: (e.id, rec.facility.id, e.name, e.type)
             for rec in out.records
             for e in rec.facility.equipment
             if e.id in rec.equipment_pks
         }
-        equipment = [replace(c, identity=who.get(c.equipment_pk)) for c in equipment]
+    equipment = [
+        EquipmentRiskChange(
+            pk,
+            fac_pk,
+            None if old is None else {"risk_score": old[0], "risk_rating": old[1],
+                                      "maintenance_status": old[2]},
+            {"risk_score": new[0], "risk_rating": new[1], "maintenance_status": new[2],
+             "next_due": next_due},
+            source,
+            who.get(pk),
+        )
+        for pk, fac_pk, old, new, next_due, source in moved
+    ]  # fmt: skip
     return {"facilities": facilities, "equipment": equipment, "as_of": as_of,
             "model_version": out.model_version}  # fmt: skip
-
-
-_EQ_KEYS = ("risk_score", "risk_rating", "maintenance_status")
 
 
 def _has_voltmetrics_rows(facility_pks: list[int]) -> bool:

@@ -164,21 +164,30 @@ def test_no_change_without_its_event_and_no_event_without_its_change(world, monk
     assert Event.objects.filter(type=EventType.FACILITY_RISK_CHANGED).count() == 2
 
 
-def test_events_are_written_set_based(db, import_export):
-    """A recompute of 120 changed equipment writes their events in one INSERT per batch of
-    facilities, not one per event."""
-    facilities = [f.facility(id=f"fac_{i}", name=f"Site {i}") for i in range(3)]
+def _first_recompute_queries(import_export, per_facility: int, tag: str) -> tuple[int, int]:
+    facilities = [f.facility(id=f"fac_{tag}{i}", name=f"Site {tag}{i}") for i in range(3)]
     equipment = [
-        f.equipment(f"fac_{i}", id=f"eq_{i}_{j}", name=f"Panel {i}.{j}")
+        f.equipment(f"fac_{tag}{i}", id=f"eq_{tag}{i}_{j}", name=f"Panel {i}.{j}")
         for i in range(3)
-        for j in range(40)
+        for j in range(per_facility)
     ]
     import_export(facilities=facilities, equipment=equipment)
+    first = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    pks = list(
+        Facility.objects.filter(external_id__startswith=f"fac_{tag}").values_list("pk", flat=True)
+    )
     with CaptureQueriesContext(connection) as ctx:
-        risk_recompute(as_of=AS_OF)
-    inserts = [q for q in ctx.captured_queries if 'INSERT INTO "consumers_event"' in q["sql"]]
-    assert Event.objects.filter(type=EventType.EQUIPMENT_RISK_CHANGED).count() == 120
-    assert 1 <= len(inserts) <= 3  # one per recompute batch at most
+        risk_recompute(as_of=AS_OF, facility_pks=pks, portfolio=False)
+    events = Event.objects.filter(id__gt=first, type=EventType.EQUIPMENT_RISK_CHANGED).count()
+    return len(ctx.captured_queries), events
+
+
+def test_events_are_written_set_based(db, import_export):
+    """Writing 120 equipment events takes the same statements as writing 15."""
+    few_queries, few = _first_recompute_queries(import_export, 5, "a")
+    many_queries, many = _first_recompute_queries(import_export, 40, "b")
+    assert (few, many) == (15, 120)
+    assert many_queries == few_queries
 
 
 def test_a_finished_import_is_told_with_its_counts(db, import_export):
