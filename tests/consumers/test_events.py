@@ -269,3 +269,44 @@ def test_a_served_voltmetrics_result_changing_its_rating_is_told(world):
     assert event.data["after"] == {"risk_score": 88, "risk_rating": "Critical"}
     assert (event.data["source"], event.data["equipment_id"]) == ("voltmetrics", "eq_xfmr")
     assert event.data["name"] == "Transformer T1" and event.facility_id == eq.facility_id
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_events_become_visible_in_id_order():
+    """A writer holding uncommitted events makes the next writer wait for its commit, so a
+    feed reader who saw an id never misses a smaller one committed later."""
+    import threading
+    import time as clock
+
+    from django.db import connections
+
+    first_written = threading.Event()
+    release = threading.Event()
+    order: list[tuple[str, int, float]] = []
+
+    def writer(name, before=None, hold=None):
+        try:
+            if before:
+                before.wait(5)
+            with transaction.atomic():
+                consumer_events.events_write([("sync.run_finished", None, {"by": name})])
+                pk = Event.objects.filter(data__by=name).values_list("id", flat=True).get()
+                if hold:
+                    first_written.set()
+                    hold.wait(5)
+            order.append((name, pk, clock.monotonic()))
+        finally:
+            connections.close_all()
+
+    a = threading.Thread(target=writer, args=("a",), kwargs={"hold": release})
+    b = threading.Thread(target=writer, args=("b",), kwargs={"before": first_written})
+    a.start()
+    b.start()
+    clock.sleep(0.5)
+    assert order == []  # b waits for a's commit
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert [name for name, *_ in order] == ["a", "b"]
+    assert order[0][1] < order[1][1]
