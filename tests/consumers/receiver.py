@@ -3,7 +3,8 @@ connections) that records every request and answers what the test scripts.
 
 ``answers`` is a list of statuses (or ``(status, headers, body)``) used in turn, then
 ``default``; ``delay`` seconds before each answer; ``block``: a ``threading.Event`` the
-handler waits on (after recording the request) before answering. ``connections`` counts the
+handler waits on (after recording the request) before answering — every request, or only the
+``block_at``-th (1-based) when that is set. ``connections`` counts the
 connections accepted.
 """
 
@@ -38,6 +39,7 @@ class Receiver:
     default: int = 200
     delay: float = 0.0
     block: threading.Event | None = None
+    block_at: int | None = None
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,7 +90,8 @@ def _handler(receiver: Receiver):
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
                              time.monotonic())
                 )  # fmt: skip
-            if receiver.block is not None:
+                n = len(receiver.received)
+            if receiver.block is not None and receiver.block_at in (None, n):
                 receiver.block.wait(60)
             if receiver.delay:
                 time.sleep(receiver.delay)
