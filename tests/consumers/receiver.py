@@ -73,6 +73,7 @@ class _Server(ThreadingHTTPServer):
 def _handler(receiver: Receiver):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # the answer's head and body in one go
 
         def setup(self):
             super().setup()
