@@ -41,7 +41,7 @@ def write(n: int, start: int = 0) -> list[int]:
     return list(Event.objects.order_by("id").values_list("id", flat=True))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_failed_delivery_is_retried_by_its_countdown(wh_settings, subscribe):
     with receiver_running(answers=[500]) as receiver:
         sub, secret = subscribe(receiver.url)
@@ -54,7 +54,7 @@ def test_a_failed_delivery_is_retried_by_its_countdown(wh_settings, subscribe):
             Webhook(secret).verify(got.body, got.headers)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_killed_mid_delivery_loses_nothing_and_keeps_the_order(wh_settings, subscribe):
     block = threading.Event()
     with receiver_running(block=block, block_at=3) as receiver:
