@@ -68,6 +68,13 @@ def run_growth(args: argparse.Namespace, url: str) -> bool:
                             months=args.months)  # fmt: skip
 
 
+def run_deliveries(args: argparse.Namespace, url: str) -> bool:
+    import deliveries_bench
+
+    part = deliveries_bench.run(url, events=args.deliveries_events)
+    return write_parts("deliveries", "Webhook deliveries", url, [part], unit="deliveries per second")
+
+
 def scale_parts() -> list:
     """The scale section's parts, each ``(name, measure)`` with ``measure(args, url) ->
     common.Part``, run and reported in this order."""
@@ -106,6 +113,8 @@ SECTIONS = {
     "events": (run_events, "full recompute after a model change: consumers' events on vs off"),
     "scale": (run_scale, "full recompute on 1 vs 2 worker processes; a VoltMetrics job's 500 "
               "results fetched 1 vs 8 at a time (stand-in)"),
+    "deliveries": (run_deliveries, "webhook deliveries per second from one worker process to a "
+                   "loopback receiver"),
 }
 
 
@@ -130,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="api: seconds of load per endpoint and round (default 8)")
     parser.add_argument("--months", type=int, default=12,
                         help="growth: simulated months of 30 days (default 12)")
+    parser.add_argument("--deliveries-events", type=int, default=3000,
+                        help="deliveries: events per trial (default 3000)")
     parser.add_argument("--keep-db", action="store_true",
                         help="leave the benchmark database in place afterwards")
     parser.add_argument("--force-drop", action="store_true",

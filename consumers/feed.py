@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC
 
 from django.db import connection
 from django.db.models import Max, Min
@@ -13,6 +12,7 @@ from django.db.models import Max, Min
 from masterbus.access import FacilityScope
 
 from .models import Event, PortfolioFacility, event_public_id
+from .webhooks.payload import iso_z
 
 EVENT_ID_RE = re.compile(r"\Aevt_([0-9]{16})\Z")
 
@@ -33,7 +33,7 @@ def event_body(event: Event) -> dict:
     return {
         "id": event_public_id(event.id),
         "type": event.type,
-        "created_at": event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": iso_z(event.created_at),
         "data": event.data,
     }
 

@@ -13,7 +13,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from .retention import Pruning, register_pruner, register_retention_floor
 
 # Outbound events and webhook delivery attempts (consumers.md) are kept this long; their
-# deliveries are retried for about a day, so never less than 2 days. Nothing to prune yet.
+# deliveries are retried for about a day, so never less than 2 days (consumers prunes them:
+# consumers/webhooks/retention.py).
 EVENT_RETENTION_FLOOR = 2
 
 

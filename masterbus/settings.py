@@ -169,7 +169,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Queues per workload (masterbus/queues.py; docs/deployment.md, "Queues"): every task of the
 # project is routed by name in this one table, so a long recompute never delays a callback or
 # a pull. A test checks that every registered task is named here. The queue "events" takes
-# the outbound webhook deliveries once they exist; nothing is routed to it yet.
+# the outbound webhook deliveries.
 CELERY_TASK_ROUTES = QueueRoutes(
     {
         # ingest: Condoit pulls (file imports and pushed events run in their requests and
@@ -193,6 +193,7 @@ CELERY_TASK_ROUTES = QueueRoutes(
         "equipment.tasks.photo_fetch_task": PHOTOS,
         # events: webhook deliveries to subscribers (consumers.md §4).
         "consumers.webhooks.tasks.deliver_subscription_task": EVENTS,
+        "consumers.webhooks.tasks.deliver_one_task": EVENTS,
         "consumers.webhooks.tasks.deliveries_sweep_task": EVENTS,
         # default: everything else.
         "masterbus.prune": DEFAULT,

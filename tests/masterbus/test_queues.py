@@ -30,6 +30,9 @@ EXPECTED = {
     "voltmetrics.integration.tasks.voltmetrics_complete_job_task": "voltmetrics",
     "equipment.tasks.photo_fetch_task": "photos",
     "equipment.tasks.photos_fetch_pending_task": "photos",
+    "consumers.webhooks.tasks.deliver_subscription_task": "events",
+    "consumers.webhooks.tasks.deliver_one_task": "events",
+    "consumers.webhooks.tasks.deliveries_sweep_task": "events",
     "masterbus.prune": "default",
 }
 
@@ -55,7 +58,9 @@ def test_every_task_of_the_project_has_an_explicit_route():
     for name in ("recompute_chunk_task", "recompute_finish_task"):
         assert routes.queue_for(f"voltmetrics.tasks.{name}") == "recompute"
     assert set(routes.table.values()) <= set(QUEUES)
-    assert routes.tasks_of("events") == []  # outbound webhook deliveries, once they exist
+    assert routes.tasks_of("events") == sorted(  # outbound webhook deliveries
+        name for name, queue in EXPECTED.items() if queue == "events"
+    )
 
 
 def test_the_table_refuses_a_queue_that_does_not_exist():

@@ -1,0 +1,3 @@
+"""Admin of the consumers app: each part in its own module."""
+
+from . import admin_subscriptions  # noqa: F401  (webhook subscriptions and deliveries)
