@@ -272,7 +272,7 @@ def test_a_served_voltmetrics_result_changing_its_rating_is_told(world):
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_events_become_visible_in_id_order():
     """A writer holding uncommitted events makes the next writer wait for its commit, so a
     feed reader who saw an id never misses a smaller one committed later."""
