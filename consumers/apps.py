@@ -10,3 +10,39 @@ class ConsumersConfig(AppConfig):
         from . import events
 
         events.connect()  # events are written in the transaction of the change they record
+        _connect_portfolios()
+
+
+def _connect_portfolios() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from masterbus.access import register_scope_provider
+    from masterbus.changes import records_changed
+
+    from .access import scope_provider
+    from .models import Portfolio
+    from .portfolio_tasks import rules_apply_soon
+    from .portfolios import membership_changed
+
+    # Who sees what: every layer asks masterbus.access, which asks the portfolios.
+    register_scope_provider(scope_provider)
+    # Rules follow the facilities: re-applied shortly after mirrored records change.
+    records_changed.connect(
+        lambda sender, **kwargs: rules_apply_soon(), dispatch_uid="consumers.rules", weak=False
+    )
+
+    def _changed(sender, action=None, **kwargs):
+        if action is None or action.startswith("post_"):
+            membership_changed()
+
+    for through in (
+        Portfolio.facilities.through,
+        Portfolio.api_keys.through,
+        Portfolio.users.through,
+    ):
+        m2m_changed.connect(
+            _changed, sender=through, weak=False, dispatch_uid=f"consumers.{through}"
+        )
+    # Names and slugs are listed (GET /portfolios) under the generation too.
+    post_save.connect(_changed, sender=Portfolio, weak=False, dispatch_uid="consumers.saved")
+    post_delete.connect(_changed, sender=Portfolio, weak=False, dispatch_uid="consumers.deleted")
