@@ -18,14 +18,17 @@ def _connect_portfolios() -> None:
 
     from masterbus.access import register_scope_provider
     from masterbus.changes import records_changed
+    from masterbus.services import register_api_key_binder
 
     from .access import scope_provider
     from .models import Portfolio
     from .portfolio_tasks import rules_apply_soon
-    from .portfolios import membership_changed
+    from .portfolios import api_key_binder, membership_changed
 
     # Who sees what: every layer asks masterbus.access, which asks the portfolios.
     register_scope_provider(scope_provider)
+    # manage.py create_api_key --portfolio SLUG …
+    register_api_key_binder("portfolio", api_key_binder)
     # Rules follow the facilities: re-applied shortly after mirrored records change.
     records_changed.connect(
         lambda sender, **kwargs: rules_apply_soon(), dispatch_uid="consumers.rules", weak=False

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count
 
@@ -258,7 +259,10 @@ def portfolio_save(
         ):
             if value is not None:
                 setattr(portfolio, field, value)
-        portfolio.full_clean()
+        try:
+            portfolio.full_clean()
+        except ValidationError as exc:
+            raise ValueError("; ".join(exc.messages)) from None
         portfolio.save()
         if pks is not None:
             portfolio_facilities_set(portfolio, pks)
@@ -300,3 +304,14 @@ def facility_counts(portfolio_ids: Iterable[int] | None = None) -> dict[int, int
 
 def portfolio_facility_count(portfolio: Portfolio) -> int:
     return facility_counts([portfolio.pk]).get(portfolio.pk, 0)
+
+
+def api_key_binder(slugs: list[str]):
+    """``create_api_key --portfolio SLUG …`` (registered with masterbus in ``ready()``): the
+    slugs are checked before the key is created; the key is bound in its transaction."""
+    portfolios = portfolios_by_slug(slugs)
+
+    def bind(key) -> None:
+        api_key_bind(key, portfolios)
+
+    return bind

@@ -1,0 +1,1 @@
+from . import admin_portfolios  # noqa: F401
