@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from facilities.models import Facility
 
@@ -112,7 +112,7 @@ def rule_matches(portfolio: Portfolio):
         qs = qs.filter(city__iexact=portfolio.rule_city.strip())
     if portfolio.rule_state.strip():
         qs = qs.filter(state__iexact=portfolio.rule_state.strip())
-    return qs.order_by().values("pk")
+    return qs.order_by().values(fpk=F("pk"))
 
 
 def _rule_apply_one(portfolio: Portfolio) -> tuple[int, int]:
@@ -125,7 +125,7 @@ def _rule_apply_one(portfolio: Portfolio) -> tuple[int, int]:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {table} (portfolio_id, facility_id, by_rule) "  # noqa: S608
-            f"SELECT %s, m.id, TRUE FROM ({sql}) m WHERE TRUE "
+            f"SELECT %s, m.fpk, TRUE FROM ({sql}) m WHERE TRUE "
             "ON CONFLICT (portfolio_id, facility_id) DO NOTHING",
             [portfolio.pk, *params],
         )
