@@ -45,10 +45,22 @@ def _count(rows):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+def _count(rows):
+    """Rows of ``rows`` (with a ``portfolio`` column) per portfolio, as a subquery."""
+    counted = (
+        rows.filter(portfolio=OuterRef("pk"))
+        .order_by()
+        .values("portfolio")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "facility_count", "rule", "key_count", "user_count"]
-    readonly_fields = ["members"]
+    readonly_fields = ["membership"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["api_keys"]
@@ -56,7 +68,7 @@ class PortfolioAdmin(admin.ModelAdmin):
     inlines = [PortfolioFacilityInline]
     actions = ["reapply_rules"]
     fieldsets = [
-        (None, {"fields": ["slug", "name", "description", "members"]}),
+        (None, {"fields": ["slug", "name", "description", "membership"]}),
         (
             "Rule",
             {
@@ -77,20 +89,29 @@ class PortfolioAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        # One query for the list page whatever its size: the counts are annotated.
+        # One query for the list page whatever its size: the counts are subqueries.
         return (
             super()
             .get_queryset(request)
             .annotate(
-                n_facilities=Count(
-                    "members",
-                    filter=Q(members__facility__deleted_at__isnull=True),
-                    distinct=True,
+                n_facilities=_count(
+                    PortfolioFacility.objects.filter(facility__deleted_at__isnull=True)
                 ),
-                n_keys=Count("api_keys", distinct=True),
-                n_users=Count("users", distinct=True),
+                n_keys=_count(Portfolio.api_keys.through.objects.all()),
+                n_users=_count(Portfolio.users.through.objects.all()),
             )
         )
+
+    @admin.display(description="members")
+    def membership(self, obj):
+        if obj.pk is None:
+            return "—"
+        rows = PortfolioFacility.objects.filter(
+            portfolio=obj, facility__deleted_at__isnull=True
+        ).aggregate(
+            picked=Count("id", filter=Q(by_rule=False)), ruled=Count("id", filter=Q(by_rule=True))
+        )
+        return f"{rows['picked']} picked by staff, {rows['ruled']} by the rule (active facilities)"
 
     @admin.display(description="facilities", ordering="n_facilities")
     def facility_count(self, obj):
