@@ -55,6 +55,13 @@ def run_api(args: argparse.Namespace, url: str) -> bool:
                          duration=args.api_seconds)  # fmt: skip
 
 
+def run_portfolio(args: argparse.Namespace, url: str) -> bool:
+    import portfolio_bench
+
+    return portfolio_bench.run(url, size=Size.parse(args.size), seed=args.seed,
+                               as_of=args.as_of, duration=args.api_seconds)  # fmt: skip
+
+
 def run_metrics(args: argparse.Namespace, url: str) -> bool:
     import metrics_bench
 
@@ -108,6 +115,8 @@ SECTIONS = {
     "import": (run_import, "Condoit export-file import vs the PostgreSQL COPY floor"),
     "recompute": (run_recompute, "engine alone vs full and incremental risk recompute"),
     "api": (run_api, "ThreatMap read API under 8 concurrent clients vs a constant-body floor"),
+    "portfolio": (run_portfolio, "a key bound to half the facilities vs an unbound key on the "
+                  "cached read endpoints"),
     "metrics": (run_metrics, "GET /metrics on the portfolio, application gauges cached or not"),
     "growth": (run_growth, "a simulated year of operation, pruned nightly: tables stay flat"),
     "events": (run_events, "full recompute after a model change: consumers' events on vs off"),

@@ -3,7 +3,8 @@
 Authorised by the usual read credentials (key with ``threatmap:read``, or a user) or by a
 signed URL (``?exp=…&sig=…``, threatmap-api.md §Browsers) so an ``<img>`` tag can load it
 without headers; an expired or forged signature is 403 AUTH_FORBIDDEN. A photo that is
-unknown, not fetched yet or failed is 404 DATA_NOT_FOUND.
+unknown, not fetched yet or failed is 404 DATA_NOT_FOUND, and so is one of a facility outside
+the portfolios the credentials are bound to (masterbus.access).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.db.models import F
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +20,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
+from masterbus.access import request_scope
 from masterbus.api.ids import id_parameter
 from masterbus.api.photo_urls import SignedUrlOrReadScope
 from masterbus.api.schema import READ_ERRORS, error_responses
@@ -66,9 +69,13 @@ class _PhotoBytesView(APIView):
                 status=PhotoStatus.FETCHED,
                 equipment__deleted_at__isnull=True,
             )
+            .annotate(facility_pk=F("equipment__facility_id"))
             .only("external_id", "image", "thumbnail", "content_type", "fetched_at")
             .first()
         )
+        scope = request_scope(request)
+        if photo is not None and scope is not None and not scope.allows_pk(photo.facility_pk):
+            photo = None  # outside the credentials' portfolios: as unknown (consumers.md §1)
         field = getattr(photo, self.kind, None) if photo is not None else None
         if not field:
             raise NotFound()

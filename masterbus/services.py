@@ -1,8 +1,14 @@
-"""Writes of the masterbus app: API keys."""
+"""Writes of the masterbus app: API keys.
+
+Higher layers may bind a key to what they own (``consumers``: portfolios) without masterbus
+naming them: each registers a **key binder** for an option of ``manage.py create_api_key``
+(``register_api_key_binder("portfolio", prepare)``). ``prepare(values)`` checks the option's
+values and raises ValueError with a one-line reason, before anything is written; it returns
+``bind(key)``, called in the transaction that creates the key."""
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
@@ -15,6 +21,19 @@ KEY_PREFIX = "mb_"
 NAME_MAX_LENGTH = ApiKey._meta.get_field("name").max_length
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _COUNT = re.compile(r"[+]?[0-9]{1,9}", re.ASCII)
+
+
+KeyBinder = Callable[[list[str]], Callable[[ApiKey], None]]
+_binders: dict[str, KeyBinder] = {}
+
+
+def register_api_key_binder(option: str, prepare: KeyBinder) -> None:
+    """Let ``create_api_key --<option> VALUE …`` bind the new key (see the module doc)."""
+    _binders[option] = prepare
+
+
+def api_key_binder(option: str) -> KeyBinder | None:
+    return _binders.get(option)
 
 
 def _validate_name(name: str) -> str:
@@ -93,9 +112,20 @@ def api_key_create_from_options(
     expires: str | None = None,
     rate_limit: str | None = None,
     user=None,
+    bindings: dict[str, list[str]] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key from text options (``manage.py create_api_key``): every option is checked
-    before anything is written; a bad one raises ValueError with a one-line reason."""
+    before anything is written; a bad one raises ValueError with a one-line reason.
+    ``bindings`` maps a registered binder's option to its values (``{"portfolio": [slug…]}``);
+    the key is created and bound in one transaction."""
+    binds = []
+    for option, values in (bindings or {}).items():
+        if not values:
+            continue
+        prepare = _binders.get(option)
+        if prepare is None:
+            raise ValueError(f"--{option} is not available (nothing registered binds keys to it)")
+        binds.append(prepare(list(values)))
     name = _validate_name(name)
     scopes = _validate_scopes(scopes)
     expires_at = api_key_expiry(expires) if expires is not None else None
@@ -106,6 +136,10 @@ def api_key_create_from_options(
                 f"--rate-limit {rate_limit!r} is not a positive number of requests per minute"
             )
         limit = int(rate_limit)
-    return api_key_create(
-        name=name, scopes=scopes, expires_at=expires_at, rate_limit=limit, user=user
-    )
+    with transaction.atomic():
+        key, raw = api_key_create(
+            name=name, scopes=scopes, expires_at=expires_at, rate_limit=limit, user=user
+        )
+        for bind in binds:
+            bind(key)
+    return key, raw

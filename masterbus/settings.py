@@ -175,6 +175,8 @@ CELERY_TASK_ROUTES = QueueRoutes(
         # ingest: Condoit pulls (file imports and pushed events run in their requests and
         # commands; follow-up tasks of theirs go here).
         "facilities.tasks.condoit_pull_task": INGEST,
+        # ... and the portfolio rules, re-applied after mirrored records change.
+        "consumers.portfolio_tasks.portfolio_rules_apply_task": INGEST,
         # recompute: every risk recompute and snapshot (CPU-bound).
         "voltmetrics.tasks.recompute_pending_task": RECOMPUTE,
         "voltmetrics.tasks.recompute_all_task": RECOMPUTE,
@@ -423,6 +425,9 @@ RECOMPUTE_DEBOUNCE_SECONDS = env.int("RECOMPUTE_DEBOUNCE_SECONDS", default=5)
 # A full recompute, and one of more facilities than this, runs as chunks of this many
 # facilities, each a task on any worker of the recompute queue (voltmetrics.runs).
 RECOMPUTE_CHUNK_FACILITIES = max(1, env.int("RECOMPUTE_CHUNK_FACILITIES", default=50))
+# Portfolio rules are re-applied this many seconds after mirrored records change (a burst of
+# changes makes one run; consumers.portfolio_tasks).
+PORTFOLIO_RULES_DEBOUNCE_SECONDS = env.int("PORTFOLIO_RULES_DEBOUNCE_SECONDS", default=2)
 # One refresh cycle (the debounce plus the per-minute drain): while a changed ThreatMap payload
 # is rebuilt, the previous one is served (X-Data-Stale: true) at most this long after it changed.
 THREATMAP_REFRESH_CYCLE_SECONDS = env.int(

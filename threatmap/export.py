@@ -316,13 +316,22 @@ def _threat(row: dict, counts, newest, **figures) -> ThreatFacts:
 # --- stored path ------------------------------------------------------------------------------
 
 
-def _build_stored(photo_url: PhotoUrl | None) -> tuple[list[dict], list[Skipped]]:
-    facilities = list(Facility.objects.filter(deleted_at__isnull=True))
+def _build_stored(
+    photo_url: PhotoUrl | None, facility_pks=None
+) -> tuple[list[dict], list[Skipped]]:
+    facilities_qs = Facility.objects.filter(deleted_at__isnull=True)
+    assessments_qs = FacilityAssessment.objects.filter(
+        source=Source.LOCAL, facility__deleted_at__isnull=True
+    )
+    if facility_pks is not None:
+        facilities_qs = facilities_qs.filter(pk__in=facility_pks)
+        assessments_qs = assessments_qs.filter(facility_id__in=facility_pks)
+    facilities = list(facilities_qs)
     assessments = {
         a.facility_id: a
-        for a in FacilityAssessment.objects.filter(
-            source=Source.LOCAL, facility__deleted_at__isnull=True
-        ).only("facility_id", "equipment_count", "risk_score", "compliance_status", "payload")
+        for a in assessments_qs.only(
+            "facility_id", "equipment_count", "risk_score", "compliance_status", "payload"
+        )
     }
     drawn: list[tuple[Facility, FacilityAssessment]] = []
     skipped: list[Skipped] = []
@@ -423,7 +432,7 @@ def _build_as_of(as_of: date, photo_url: PhotoUrl | None) -> tuple[list[dict], l
 
 
 def build_export(
-    *, as_of: date | None = None, photo_url: PhotoUrl | None = None
+    *, as_of: date | None = None, photo_url: PhotoUrl | None = None, facility_pks=None
 ) -> tuple[list[dict], list[Skipped]]:
     """``(facilities, skipped)``: the ``Facility`` objects ThreatMap can draw, by name then
     id, and the facilities left out with their reasons.
@@ -431,11 +440,14 @@ def build_export(
     Without ``as_of``: from the stored assessments. With ``as_of``: computed by the engine at
     that date from the records known now (commands only — never in a request).
     ``photo_url`` makes the signed absolute thumbnail URL of a photo; without it (or when it
-    returns None) ``photo`` is omitted.
+    returns None) ``photo`` is omitted. ``facility_pks`` (pks or a subquery of them) limits
+    the stored export to those facilities (a bound consumer's).
     """
     if as_of is None:
-        entries, skipped = _build_stored(photo_url)
+        entries, skipped = _build_stored(photo_url, facility_pks)
     else:
+        if facility_pks is not None:
+            raise ValueError("facility_pks limits the stored export only")
         entries, skipped = _build_as_of(as_of, photo_url)
     entries.sort(key=_sort_key)
     skipped.sort(key=_sort_key)

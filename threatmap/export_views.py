@@ -15,7 +15,9 @@ from rest_framework.views import APIView
 from equipment.photo_urls import photo_signed_url
 from masterbus.api.schema import READ_ERRORS, error_responses
 
+from . import scoping
 from .export import build_export
+from .params import ExportQuery, export_params
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "threatmap-export.schema.json"
 
@@ -46,17 +48,25 @@ class ThreatMapExportView(APIView):
             "(camelCase), built from the stored assessments. Optional keys are omitted, never "
             "null. Facilities without coordinates or without counted equipment are left out "
             "(`manage.py export_threatmap` lists them). `photo` is a signed absolute thumbnail "
-            "URL. The JSON Schema is threatmap/schemas/threatmap-export.schema.json."
+            "URL. The JSON Schema is threatmap/schemas/threatmap-export.schema.json. "
+            "Credentials bound to portfolios get their facilities only; `portfolio` narrows "
+            "to one portfolio they see."
         ),
+        parameters=[ExportQuery],
         responses={
             200: OpenApiResponse(openapi_schema()),
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
-            **error_responses(*READ_ERRORS),
+            **error_responses("VALIDATION_ERROR", "DATA_NOT_FOUND", *READ_ERRORS),
         },
         tags=["export"],
     )
     def get(self, request):
-        entries, _skipped = build_export(photo_url=partial(_photo_url, request=request))
+        query = export_params(request.query_params)
+        scope = scoping.list_scope(request, query.get("portfolio", ""))
+        entries, _skipped = build_export(
+            photo_url=partial(_photo_url, request=request),
+            facility_pks=scoping.facility_pks(scope),
+        )
         body = JSONRenderer().render(entries)
         etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
         inm = request.META.get("HTTP_IF_NONE_MATCH", "")

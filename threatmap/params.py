@@ -30,6 +30,7 @@ EQUIPMENT_LIMIT = (1, 200, 50)
 SEARCH_MAX = 200
 # Bigger pages are certainly past the end; refusing them keeps OFFSET within any integer type.
 PAGE_MAX = 10**9
+PORTFOLIO_SLUG = r"^[a-z0-9-]{1,50}$"
 
 SORT_HELP = (
     "Sort field (default name). Names sort by code point; nulls last in either order; ties "
@@ -44,6 +45,17 @@ def _limit(limits: tuple[int, int, int]) -> QueryInteger:
         max_value=hi,
         default=default,
         help_text=f"Page size, {lo}–{hi} (default {default}).",
+    )
+
+
+def PortfolioSlug() -> serializers.RegexField:  # noqa: N802 (a field, like the others)
+    return serializers.RegexField(
+        PORTFOLIO_SLUG,
+        max_length=50,
+        required=False,
+        help_text="Only the facilities of this portfolio (its slug, as GET /portfolios lists "
+        "it). Narrows what the credentials see, never widens it: a portfolio they cannot see "
+        "answers 404 DATA_NOT_FOUND, like an unknown one.",
     )
 
 
@@ -65,6 +77,7 @@ class FacilityListQuery(_ListQuery):
     compliance_status = QueryChoice(
         COMPLIANCE_STATUSES, required=False, help_text="Only this compliance status."
     )
+    portfolio = PortfolioSlug()
 
 
 class EquipmentListQuery(_ListQuery):
@@ -97,6 +110,7 @@ class _ListParams:
 class FacilityListParams(_ListParams):
     limit: int = FACILITY_LIMIT[2]
     compliance_status: str = ""
+    portfolio: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,14 @@ class EquipmentListParams(_ListParams):
 
 def facility_list_params(query) -> FacilityListParams:
     return FacilityListParams(**parse_query(FacilityListQuery, query))
+
+
+class ExportQuery(serializers.Serializer):
+    portfolio = PortfolioSlug()
+
+
+def export_params(query) -> dict:
+    return parse_query(ExportQuery, query)
 
 
 def equipment_list_params(query) -> EquipmentListParams:

@@ -407,3 +407,13 @@ class PortfolioSummarySerializer(s.Serializer):
     risk_trends = HistoryPointSerializer(many=True)
     highest_risk_facilities = HighestRiskFacilitySerializer(many=True)
     last_updated = s.DateTimeField(allow_null=True)
+
+
+class PortfolioItemSerializer(s.Serializer):
+    slug = s.RegexField(r"^[a-z0-9-]{1,50}$", max_length=50)
+    name = s.CharField()
+    facility_count = s.IntegerField(min_value=0, help_text="Active facilities.")
+
+
+class PortfolioListSerializer(s.Serializer):
+    portfolios = PortfolioItemSerializer(many=True)

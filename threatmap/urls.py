@@ -25,6 +25,12 @@ ROUTES = [
     ("facilities/<cid:facility_id>/risks", views.FacilityRisksView, "threatmap-facility-risks"),
     ("equipment/<cid:equipment_id>", views.EquipmentDetailView, "threatmap-equipment"),
     ("portfolio/summary", views.PortfolioSummaryView, "threatmap-portfolio-summary"),
+    ("portfolios", views.PortfolioListView, "threatmap-portfolios"),
+    (
+        "portfolios/<slug:slug>/summary",
+        views.PortfolioSlugSummaryView,
+        "threatmap-portfolio-slug-summary",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ from masterbus.api.ids import id_parameter
 from masterbus.api.schema import READ_ERRORS, error_responses
 
 from . import params as p
-from . import selectors
+from . import scoping, selectors
 from . import serializers as ser
 from .cache import (
     LIST_SCOPE,
@@ -73,7 +73,9 @@ def _facility_schema(operation_id, summary, serializer):
 
 
 def _facility_payload(request, facility_id, endpoint, selector):
-    """``selector(facility_id=…)``'s payload, cached in the facility's scope."""
+    """``selector(facility_id=…)``'s payload, cached in the facility's scope (shared by every
+    principal that sees the facility; 404 for the others)."""
+    scoping.require_visible(request, facility_id)
     _require_facility(facility_id)
     rendered = cached_payload(
         endpoint=endpoint,
@@ -90,15 +92,18 @@ class FacilityListView(APIView):
         operation_id="facilities_list",
         summary="Facilities with their risk summary (paged)",
         parameters=[p.FacilityListQuery, *CACHE_HEADERS],
-        responses=_responses(ser.FacilityListSerializer, BAD_QUERY),
+        responses=_responses(ser.FacilityListSerializer, BAD_QUERY, NOT_FOUND),
     )
     def get(self, request):
         q = p.facility_list_params(request.query_params)
+        scope = scoping.list_scope(request, q.portfolio)
         rendered = cached_payload(
             endpoint="facilities",
             scope=LIST_SCOPE,
-            params=q.cache_key(),
-            build=lambda: selectors.facility_list(params=q),
+            params=f"{q.cache_key()}|{scoping.scope_key(scope)}",
+            build=lambda: selectors.facility_list(
+                params=q, facility_pks=scoping.facility_pks(scope)
+            ),
         )
         return payload_response(request, rendered)
 
@@ -119,6 +124,7 @@ class FacilityEquipmentView(APIView):
     )
     def get(self, request, facility_id):
         q = p.equipment_list_params(request.query_params)
+        scoping.require_visible(request, facility_id)
         _require_facility(facility_id)
         rendered = cached_payload(
             endpoint="facility-equipment",
@@ -139,6 +145,7 @@ class EquipmentDetailView(APIView):
     )
     def get(self, request, equipment_id):
         facility_id = selectors.equipment_facility_id(equipment_id)
+        scoping.require_visible(request, facility_id)
         rendered = cached_payload(
             endpoint="equipment",
             scope=facility_scope(facility_id),
@@ -168,24 +175,91 @@ class FacilityRisksView(APIView):
         return _facility_payload(request, facility_id, "risks", selectors.facility_risks)
 
 
-class PortfolioSummaryView(APIView):
-    @extend_schema(
-        tags=[TAG],
-        operation_id="portfolio_summary_retrieve",
-        summary="Whole-portfolio overview",
-        parameters=CACHE_HEADERS,
-        responses=_responses(
-            ser.PortfolioSummarySerializer,
-        ),
-    )
-    def get(self, request):
+SUMMARY_HELP = (
+    "Credentials bound to portfolios get the summary over their facilities, computed with the "
+    "same formulas (risk-model.md §7); unbound ones over every facility."
+)
+
+
+def _summary(request, scope):
+    """The summary over ``scope``'s facilities (None: every facility, the stored portfolio)."""
+    if scope is None:
         rendered = cached_payload(
             endpoint="portfolio",
             scope=PORTFOLIO_SCOPE,
             params="",
             build=selectors.portfolio_summary,
         )
+    else:
+        # Bumped by every facility's and the portfolio's change; the key names the set.
+        rendered = cached_payload(
+            endpoint="portfolio",
+            scope=LIST_SCOPE,
+            params=scope.key,
+            build=lambda: selectors.portfolio_summary(facility_pks=scoping.facility_pks(scope)),
+        )
+    return payload_response(request, rendered)
+
+
+class PortfolioSummaryView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="portfolio_summary_retrieve",
+        summary="Whole-portfolio overview",
+        description=SUMMARY_HELP,
+        parameters=CACHE_HEADERS,
+        responses=_responses(
+            ser.PortfolioSummarySerializer,
+        ),
+    )
+    def get(self, request):
+        return _summary(request, scoping.request_scope(request))
+
+
+class PortfolioListView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="portfolios_list",
+        summary="The portfolios these credentials see",
+        description="Credentials bound to portfolios list theirs; unbound ones (and staff) "
+        "list every portfolio. `facility_count` counts active facilities.",
+        parameters=CACHE_HEADERS,
+        responses=_responses(ser.PortfolioListSerializer),
+    )
+    def get(self, request):
+        portfolios = scoping.visible_portfolios(request)
+        rendered = cached_payload(
+            endpoint="portfolios",
+            scope=LIST_SCOPE,
+            params=scoping.portfolios_key(request, portfolios),
+            build=lambda: selectors.portfolio_list(portfolios=portfolios),
+        )
         return payload_response(request, rendered)
+
+
+class PortfolioSlugSummaryView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="portfolios_summary_retrieve",
+        summary="Overview of one portfolio",
+        description="The portfolio summary over the facilities of one portfolio these "
+        "credentials see (404 for any other slug, as for an unknown one).",
+        parameters=[
+            OpenApiParameter(
+                "slug",
+                {"type": "string", "pattern": p.PORTFOLIO_SLUG, "maxLength": 50},
+                OpenApiParameter.PATH,
+                description="The portfolio's slug.",
+            ),
+            *CACHE_HEADERS,
+        ],
+        responses=_responses(ser.PortfolioSummarySerializer, NOT_FOUND),
+    )
+    def get(self, request, slug):
+        scope = scoping.portfolio_scope(request, slug)
+        if scope is None:
+            raise Http404
+        return _summary(request, scope)
 
 
 def _require_facility(facility_id: str) -> None:

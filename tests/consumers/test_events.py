@@ -13,6 +13,7 @@ from consumers.models import Event
 from equipment.models import Equipment
 from facilities.models import Facility, SyncRun
 from tests import factories as f
+from tests.voltmetrics import conftest as pipeline
 from tests.voltmetrics.conftest import AS_OF
 from voltmetrics.choices import Source
 from voltmetrics.integration.client import CircuitBreaker
@@ -21,6 +22,10 @@ from voltmetrics.services import risk_recompute
 from voltmetrics.versions import model_version_copy, model_version_publish
 
 pytestmark = pytest.mark.django_db
+
+# The risk pipeline's small portfolio (tests/voltmetrics), not the ThreatMap world.
+records = pipeline.records
+world = pipeline.world
 
 
 def of_type(kind: str) -> list[Event]:

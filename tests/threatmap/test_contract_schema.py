@@ -5,7 +5,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 ENDPOINTS = {
     "/api/v1/facilities": {"page", "limit", "sort", "order", "search", "risk_level",
-                           "compliance_status", "If-None-Match"},
+                           "compliance_status", "portfolio", "If-None-Match"},
     "/api/v1/facilities/{facility_id}": {"facility_id", "If-None-Match"},
     "/api/v1/facilities/{facility_id}/equipment": {"facility_id", "page", "limit", "sort",
                                                    "order", "search", "type", "risk_level",
@@ -14,6 +14,8 @@ ENDPOINTS = {
     "/api/v1/facilities/{facility_id}/compliance": {"facility_id", "If-None-Match"},
     "/api/v1/facilities/{facility_id}/risks": {"facility_id", "If-None-Match"},
     "/api/v1/portfolio/summary": {"If-None-Match"},
+    "/api/v1/portfolios": {"If-None-Match"},
+    "/api/v1/portfolios/{slug}/summary": {"slug", "If-None-Match"},
 }  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from .compliance import facility_compliance
 from .equipment_payloads import equipment_detail, equipment_facility_id, facility_equipment_list
 from .facility_payloads import facility_detail, facility_list
 from .facility_rows import facility_exists
-from .portfolio import portfolio_summary
+from .portfolio import portfolio_list, portfolio_summary
 from .risks import facility_risks
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "facility_exists",
     "facility_list",
     "facility_risks",
+    "portfolio_list",
     "portfolio_summary",
 ]

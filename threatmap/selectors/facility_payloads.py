@@ -29,8 +29,12 @@ def _items(rows) -> list[dict]:
     return [facility_item(f) for f in rows]
 
 
-def facility_list(*, params: FacilityListParams) -> tuple[dict, datetime | None]:
-    qs = search(active_facilities(), params.search, SEARCH_FIELDS)
+def facility_list(*, params: FacilityListParams, facility_pks=None) -> tuple[dict, datetime | None]:
+    """The list's page; over ``facility_pks`` only (pks or a subquery of them) when given."""
+    qs = active_facilities()
+    if facility_pks is not None:
+        qs = qs.filter(pk__in=facility_pks)
+    qs = search(qs, params.search, SEARCH_FIELDS)
     if params.risk_level:
         qs = qs.filter(fa__risk_level=LEVEL_LABEL[params.risk_level])
     if params.compliance_status:
