@@ -187,6 +187,7 @@ def _first_recompute_queries(import_export, per_facility: int, tag: str) -> tupl
     return len(ctx.captured_queries), events
 
 
+@pytest.mark.services  # COPY on PostgreSQL; SQLite's bulk_create splits by its variable limit
 def test_events_are_written_set_based(db, import_export):
     """Writing 120 equipment events takes the same statements as writing 15."""
     few_queries, few = _first_recompute_queries(import_export, 5, "a")

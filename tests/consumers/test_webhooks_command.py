@@ -67,6 +67,7 @@ def test_http_is_accepted_when_allowed(settings):
     assert lines[-1].startswith("whsec_") and Subscription.objects.count() == 1
 
 
+@pytest.mark.services  # the child process needs the test database by URL (PostgreSQL)
 def test_bad_arguments_exit_non_zero_from_the_command_line(tmp_path):
     import os
     import subprocess
