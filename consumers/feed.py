@@ -12,7 +12,7 @@ from django.db.models import Max, Min
 from masterbus.access import FacilityScope
 
 from .models import Event, PortfolioFacility, event_public_id
-from .webhooks.payload import iso_z
+from .shape import event_item
 
 EVENT_ID_RE = re.compile(r"\Aevt_([0-9]{16})\Z")
 
@@ -30,12 +30,7 @@ class FeedPage:
 
 def event_body(event: Event) -> dict:
     """An event as consumers read it (§2): the feed's item and a webhook's body."""
-    return {
-        "id": event_public_id(event.id),
-        "type": event.type,
-        "created_at": iso_z(event.created_at),
-        "data": event.data,
-    }
+    return event_item(event_public_id(event.id), event.type, event.created_at, event.data)
 
 
 def parse_event_id(text: str) -> int:

@@ -10,18 +10,13 @@ from importlib.metadata import PackageNotFoundError, version
 import orjson
 from standardwebhooks import Webhook
 
-
-def iso_z(moment: datetime) -> str:
-    """A moment in UTC, ISO 8601 with a ``Z`` (as the API writes it)."""
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+from ..shape import event_item
 
 
 def event_body(public_id: str, type_: str, created_at: datetime, data) -> bytes:
-    """``{"id", "type", "created_at", "data"}`` as the bytes every attempt sends."""
-    return orjson.dumps(
-        {"id": public_id, "type": type_, "created_at": iso_z(created_at), "data": data}
-    )
+    """The event's item (the feed's shape, ``consumers.shape``) as the bytes every attempt
+    sends."""
+    return orjson.dumps(event_item(public_id, type_, created_at, data))
 
 
 @lru_cache(maxsize=1)
