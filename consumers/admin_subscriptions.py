@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 
 from .choices import PUBLIC_EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Subscription, event_public_id
-from .webhooks.selectors import queue_depth
+from .webhooks.selectors import queue_depth, queue_depths
 from .webhooks.services import (
     delivery_replay,
     event_types_validate,
@@ -124,9 +124,20 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def state(self, sub):
         return _state(sub)
 
+    def get_changelist_instance(self, request):
+        """The list's queue depths in one query (not one count per row)."""
+        cl = super().get_changelist_instance(request)
+        depths = queue_depths([sub.pk for sub in cl.result_list if sub.active])
+        for sub in cl.result_list:
+            sub.queue_depth_known = depths.get(sub.pk)
+        return cl
+
     @admin.display(description="queue depth")
     def queue(self, sub):
-        return queue_depth(sub) if sub.active else "—"
+        if not sub.active:
+            return "—"
+        known = getattr(sub, "queue_depth_known", None)
+        return known if known is not None else queue_depth(sub)
 
     @admin.display(description="delivered up to")
     def cursor_event(self, sub):

@@ -164,3 +164,28 @@ def test_switching_off_and_on_starts_from_the_newest_event(admin_client, subscri
     sub.refresh_from_db()
     assert sub.active and sub.description == "on again"
     assert sub.cursor == Event.objects.get().id
+
+
+def test_the_list_counts_every_queue_in_one_query(admin_client, subscribe, emit):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:consumers_subscription_changelist")
+
+    def render():
+        with CaptureQueriesContext(connection) as ctx:
+            page = admin_client.get(url)
+        assert page.status_code == 200
+        return page.content.decode(), len(ctx.captured_queries)
+
+    subscribe("https://a.example.com/in", event_types=[RISK])
+    emit((RISK, None, {}), (RISK, None, {}))
+    render()  # warm the session and content types
+    _, few = render()
+    for n in range(6):
+        subscribe(f"https://b{n}.example.com/in", event_types=[EventType.SYNC_RUN_FINISHED])
+    emit((EventType.SYNC_RUN_FINISHED, None, {}))
+    html, many = render()
+    assert many == few
+    depths = re.findall(r'<td class="field-queue">(\d+)</td>', html)
+    assert sorted(depths) == ["1"] * 6 + ["2"]
