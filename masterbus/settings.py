@@ -225,6 +225,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Without collectstatic (the demo, development), WhiteNoise serves the apps' own static files.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Files served at the site's root: /favicon.ico (browsers ask for it on every first visit).
+WHITENOISE_ROOT = BASE_DIR / "masterbus" / "root_files"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
