@@ -96,8 +96,9 @@ def test_read_only_lists_keep_their_actions_bar(admin_client, world):
 
 
 def admin_urls(world):
-    """Every registered admin's list, add form and one change form, as (url, whether it must
-    answer 200 to a superuser: adding is refused with a 403 where records come from Condoit)."""
+    """Every registered admin's list, add form, one change form and its history page, as (url,
+    whether it must answer 200 to a superuser: adding is refused with a 403 where records come
+    from Condoit)."""
     objects = {type(obj): obj for obj in world.values()}
     urls = [(reverse("admin:index"), True)]
     for model in admin.site._registry:
@@ -107,6 +108,7 @@ def admin_urls(world):
         obj = objects.get(model) or model._default_manager.first()
         if obj is not None:
             urls.append((reverse(f"{info}_change", args=[obj.pk]), True))
+            urls.append((reverse(f"{info}_history", args=[obj.pk]), True))
     urls.append((reverse("admin:equipment_equipmentclassmapping_unmapped"), True))
     return urls
 
