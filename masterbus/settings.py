@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "masterbus.api.errors.BodySizeLimitMiddleware",
     "masterbus.api.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The strict Content-Security-Policy of the admin and its login (masterbus/csp.py).
+    "masterbus.csp.ContentSecurityPolicyMiddleware",
     # Static files (the admin's, the API viewer's) served by the app itself, DEBUG or not.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -223,6 +225,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # Without collectstatic (the demo, development), WhiteNoise serves the apps' own static files.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Files served at the site's root: /favicon.ico (browsers ask for it on every first visit).
+WHITENOISE_ROOT = BASE_DIR / "masterbus" / "root_files"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 
@@ -482,6 +486,10 @@ if PRODUCTION and METRICS_ENABLED and not METRICS_TOKEN:
     raise ImproperlyConfigured(
         "METRICS_TOKEN is required in production (or set METRICS_ENABLED=false)"
     )
+
+# --- Content-Security-Policy (masterbus/csp.py) --------------------------------------------
+# Responses under these path prefixes (the admin and its login) carry the strict policy.
+CSP_PATH_PREFIXES = ["/admin/"]
 
 # --- Production hardening -------------------------------------------------------------------
 if PRODUCTION:

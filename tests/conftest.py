@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from tests import factories as f
+from tests.browser import CHROMIUM, HAS_CHROMIUM
 
 ON_SERVICES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(
     settings.REDIS_URL
@@ -20,11 +21,16 @@ def pytest_collection_modifyitems(config, items):
         reason="needs PostgreSQL, Redis and a broker for a real Celery worker "
         "(DATABASE_URL, REDIS_URL, CELERY_BROKER_URL)"
     )
+    skip_browser = pytest.mark.skip(
+        reason=f"needs chromium at {CHROMIUM} (Debian's: apt-get install chromium, as .ci/run does)"
+    )
     for item in items:
         if "e2e" in item.keywords and not ON_BROKER:
             item.add_marker(skip_e2e)
         elif "services" in item.keywords and not ON_SERVICES:
             item.add_marker(skip_services)
+        elif "browser" in item.keywords and not HAS_CHROMIUM:
+            item.add_marker(skip_browser)
 
 
 def pytest_report_header(config):
