@@ -104,6 +104,14 @@ def test_push_callback_fetch_on_a_real_worker(live_server, settings, tmp_path, m
             lambda: Job.objects.filter(pk=job.pk, status=JobStatus.COMPLETED).exists(),
             "completed job",
         )
+        # The served flag is set by the recompute the completion queues: wait for it too.
+        worker.wait_for(
+            lambda: EquipmentAssessment.objects.filter(
+                source=Source.VOLTMETRICS, served=True
+            ).count()
+            == 2,
+            "VoltMetrics results served",
+        )
         rows = {
             a.equipment.external_id: a
             for a in EquipmentAssessment.objects.filter(source=Source.VOLTMETRICS).select_related(
