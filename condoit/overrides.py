@@ -21,9 +21,26 @@ def json_safe(value):
 
 
 def find_overrides(kind: str, items: list[Item]) -> list[FieldOverride]:
-    """The overrides of these validated records."""
+    """The overrides of these validated records (each remembering the Condoit value it had
+    when read, so that only a changed one is written: ``changed_condoit_values``)."""
     ids = [it.clean["external_id"] for it in items]
-    return list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
+    found = list(FieldOverride.objects.filter(kind=kind, external_id__in=ids))
+    for ov in found:
+        ov.stored_condoit_value = ov.condoit_value
+    return found
+
+
+def changed_condoit_values(
+    overrides: list[FieldOverride], external_ids: set[str]
+) -> list[FieldOverride]:
+    """The overrides of the records ``external_ids`` (those being written) whose Condoit value
+    differs from the stored one."""
+    return [
+        ov
+        for ov in overrides
+        if ov.external_id in external_ids
+        and ov.condoit_value != getattr(ov, "stored_condoit_value", object())
+    ]
 
 
 def apply_overrides(

@@ -18,8 +18,10 @@ from equipment.models import Conductor, Equipment, Photo
 from facilities.choices import RecordKind
 from facilities.models import Facility, FieldOverride
 from facilities.services import changes_record
+from masterbus import audit
 from masterbus.bulk import allocate_pks, bulk_insert, bulk_upsert, rows_where_in
 
+from .overrides import changed_condoit_values
 from .records import MODELS, Item
 
 ANALYZE_AFTER_ROWS = 10_000
@@ -94,8 +96,14 @@ def write_rows(
                 ("external_id", "id"),
             )
         )  # fmt: skip
-    if overrides:
-        FieldOverride.objects.bulk_update(overrides, ["condoit_value"], batch_size=500)
+    # Condoit's value beside each override of these records, where it changed (recorded in
+    # the overrides' audit history).
+    changed = changed_condoit_values(overrides, {r["external_id"] for r in rows})
+    if changed:
+        audit.bulk_update(
+            FieldOverride, changed, ["condoit_value"],
+            reason=f"Condoit's value changed ({change_source})",
+        )  # fmt: skip
     if kind == RecordKind.EQUIPMENT:
         write_equipment_children(
             [it for it, _ in pairs],

@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
+from masterbus.admin_history import HistoryAdmin
+
 from .models import Portfolio, PortfolioFacility
 from .portfolios import membership_changed, portfolio_rules_apply
 
@@ -58,7 +60,7 @@ def _count(rows):
 
 
 @admin.register(Portfolio)
-class PortfolioAdmin(admin.ModelAdmin):
+class PortfolioAdmin(HistoryAdmin):
     list_display = ["name", "slug", "facility_count", "rule", "key_count", "user_count"]
     readonly_fields = ["membership"]
     search_fields = ["name", "slug", "description"]

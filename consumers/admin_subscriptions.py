@@ -24,6 +24,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from masterbus.admin_history import HistoryAdmin
+
 from .choices import PUBLIC_EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Subscription, event_public_id
 from .webhooks.selectors import queue_depth, queue_depths
@@ -87,7 +89,7 @@ def _state(sub: Subscription) -> str:
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(HistoryAdmin):
     form = SubscriptionForm
     change_form_template = "admin/consumers/subscription/change_form.html"
     list_display = (

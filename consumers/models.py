@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from facilities.models import Facility
+from masterbus.audit import AuditedHistory
 from masterbus.models import ApiKey
 
 from .choices import DeliveryStatus
@@ -43,6 +44,17 @@ class Portfolio(models.Model):
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="portfolios", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Audit history (masterbus/audit.py), with who belongs and who sees it: the staff-picked
+    # facilities (Condoit ids; the rule's members follow the rule, which is recorded), the
+    # bound API keys and users.
+    history = AuditedHistory(
+        excluded_fields=["updated_at"],
+        related={
+            "picked_facilities": lambda p: _picked_facilities(p),
+            "bound_api_keys": lambda p: [str(k) for k in p.api_keys.order_by("pk")],
+            "bound_users": lambda p: _usernames(p.users.all()),
+        },
+    )
 
     class Meta:
         ordering = ["name", "slug"]
@@ -53,6 +65,23 @@ class Portfolio(models.Model):
     @property
     def has_rule(self) -> bool:
         return bool(self.rule_contractor or self.rule_city or self.rule_state)
+
+
+def _picked_facilities(portfolio: Portfolio) -> list[str]:
+    return list(
+        PortfolioFacility.objects.filter(portfolio=portfolio, by_rule=False)
+        .order_by("facility__external_id")
+        .values_list("facility__external_id", flat=True)
+    )
+
+
+def _slugs(portfolios) -> list[str]:
+    return list(portfolios.order_by("slug").values_list("slug", flat=True))
+
+
+def _usernames(users) -> list[str]:
+    field = users.model.USERNAME_FIELD
+    return list(users.order_by(field).values_list(field, flat=True))
 
 
 class PortfolioFacility(models.Model):
@@ -135,6 +164,15 @@ class Subscription(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", editable=False,
+    )  # fmt: skip
+    # Audit history (masterbus/audit.py): never a secret, encrypted or not; not the progress
+    # of the deliveries (cursor, last success, failures in a row); with the portfolios bound.
+    history = AuditedHistory(
+        excluded_fields=[
+            "secret_encrypted", "previous_secret_encrypted", "cursor", "last_success_at",
+            "consecutive_failures",
+        ],
+        related={"bound_portfolios": lambda s: _slugs(s.portfolios.all())},
     )  # fmt: skip
 
     class Meta:

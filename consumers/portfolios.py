@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 
 from facilities.models import Facility
+from masterbus import audit
 
 from .models import SLUG_RE, Portfolio, PortfolioFacility
 
@@ -202,6 +203,7 @@ def portfolio_facilities_set(portfolio: Portfolio, facility_pks: Iterable[int]) 
             ignore_conflicts=True,
         )
         membership_changed()
+        audit.related_saved(portfolio, reason="staff-picked facilities set")
 
 
 def portfolio_facilities_add(portfolio: Portfolio, facility_pks: Iterable[int]) -> None:
@@ -216,6 +218,7 @@ def portfolio_facilities_add(portfolio: Portfolio, facility_pks: Iterable[int]) 
             ignore_conflicts=True,
         )
         membership_changed()
+        audit.related_saved(portfolio, reason="staff-picked facilities added")
 
 
 def portfolio_save(
@@ -241,7 +244,8 @@ def portfolio_save(
     if name is not None and len(name.strip()) > 200:
         raise ValueError("name is longer than 200 characters")
     pks = facility_pks_of(facility_ids) if facility_ids is not None else None
-    with transaction.atomic():
+    # One audit history row for the whole save, with the facilities picked.
+    with transaction.atomic(), audit.merged(Portfolio):
         portfolio = Portfolio.objects.select_for_update().filter(slug=slug).first()
         created = portfolio is None
         if created:
@@ -286,7 +290,10 @@ def api_key_bind(api_key, portfolios: Iterable[Portfolio]) -> None:
     """Bind the key to these portfolios (in addition to any it has)."""
     portfolios = list(portfolios)
     if portfolios:
-        api_key.portfolios.add(*portfolios)  # m2m_changed bumps the generation
+        with transaction.atomic():
+            api_key.portfolios.add(*portfolios)  # m2m_changed bumps the generation
+            for portfolio in portfolios:
+                audit.related_saved(portfolio, reason=f"API key {api_key} bound")
 
 
 def facility_counts(portfolio_ids: Iterable[int] | None = None) -> dict[int, int]:

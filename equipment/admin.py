@@ -19,6 +19,7 @@ from facilities.admin_support import (
     limited_formset,
 )
 from facilities.choices import RecordKind
+from masterbus.admin_history import HistoryAdmin
 
 from .choices import Material
 from .models import (
@@ -317,7 +318,7 @@ class MaterialMappingForm(_MappingKeyForm):
         fields = ("code", "material")
 
 
-class ReapplyingMappingAdmin(admin.ModelAdmin):
+class ReapplyingMappingAdmin(HistoryAdmin):
     """Saving or deleting a mapping brings the mirrored records in line, in one transaction."""
 
     key_field = ""
@@ -446,7 +447,7 @@ class MaterialMappingAdmin(ReapplyingMappingAdmin):
 
 
 @admin.register(TypeProfile)
-class TypeProfileAdmin(admin.ModelAdmin):
+class TypeProfileAdmin(HistoryAdmin):
     list_display = ("type", "life_years", "interval_months", "importance", "updated_at")
     list_editable = ("life_years", "interval_months", "importance")
     readonly_fields = ("updated_at",)

@@ -11,6 +11,7 @@ from facilities.admin import FacilityAdmin
 from facilities.admin_support import ReadOnlyInline, limited_formset, show_value
 from facilities.choices import RecordKind
 from facilities.models import Facility, FieldOverride
+from masterbus.admin_history import HistoryAdmin
 
 from .models import Equipment
 from .services import overrides_remove
@@ -61,7 +62,7 @@ REMOVE_HELP = (
 
 
 @admin.register(FieldOverride)
-class FieldOverrideAdmin(admin.ModelAdmin):
+class FieldOverrideAdmin(HistoryAdmin):
     list_display = (
         "kind",
         "record_link",

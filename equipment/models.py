@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from facilities.models import CondoitMirror, Facility
+from masterbus.audit import AuditedHistory
 
 from .choices import EquipmentType, MaintenanceType, Material, PhotoStatus
 
@@ -135,6 +136,7 @@ class EquipmentClassMapping(models.Model):
     )
     type = models.CharField(max_length=16, choices=EquipmentType.choices)
     updated_at = models.DateTimeField(auto_now=True)
+    history = AuditedHistory(excluded_fields=["updated_at"])  # masterbus/audit.py
 
     class Meta:
         ordering = ["condoit_class"]
@@ -153,6 +155,7 @@ class MaterialMapping(models.Model):
     code = models.CharField(max_length=500, unique=True, help_text="Matched case-insensitively.")
     material = models.CharField(max_length=16, choices=Material.choices)
     updated_at = models.DateTimeField(auto_now=True)
+    history = AuditedHistory(excluded_fields=["updated_at"])  # masterbus/audit.py
 
     class Meta:
         ordering = ["code"]
@@ -179,6 +182,7 @@ class TypeProfile(models.Model):
     )
     importance = models.FloatField(validators=[MinValueValidator(0.01)])
     updated_at = models.DateTimeField(auto_now=True)
+    history = AuditedHistory(excluded_fields=["updated_at"])  # masterbus/audit.py
 
     class Meta:
         ordering = ["type"]

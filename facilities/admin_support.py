@@ -230,7 +230,7 @@ class StaffEditAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            '<td><a href="{}">remove</a></td></tr>',
+            '<td><a href="{}">history</a> · <a href="{}">remove</a></td></tr>',
             (
                 (
                     self.form_field_for(name),
@@ -238,6 +238,7 @@ class StaffEditAdmin(admin.ModelAdmin):
                     self.show_override_value(name, ov.condoit_value),
                     ov.created_by or "—",
                     timezone.localtime(ov.created_at).strftime("%Y-%m-%d %H:%M"),
+                    reverse("admin:facilities_fieldoverride_history", args=[ov.pk]),
                     reverse("admin:facilities_fieldoverride_delete", args=[ov.pk]),
                 )
                 for name, ov in sorted(overrides.items())

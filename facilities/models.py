@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from masterbus.audit import AuditedHistory
+
 from .choices import ChangeSource, OutdoorExposure, RecordKind, SyncSource, SyncStatus
 
 
@@ -191,6 +193,8 @@ class FieldOverride(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now=True)
+    # Audit history (masterbus/audit.py); the row's date says when.
+    history = AuditedHistory(excluded_fields=["created_at"])
 
     class Meta:
         constraints = [

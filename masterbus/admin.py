@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from .admin_history import HistoryAdmin
 from .api.lockout import unlock
 from .choices import ApiScope
 from .models import ApiKey
@@ -43,7 +44,7 @@ class ApiKeyChangeForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(HistoryAdmin):
     list_display = [
         "name",
         "prefix",

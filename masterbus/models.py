@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .audit import AuditedHistory
 from .choices import SIGNED_SCOPES, ApiScope
 
 PREFIX_LENGTH = 8
@@ -47,6 +48,8 @@ class ApiKey(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Audit history (masterbus/audit.py): never the digest; not each use.
+    history = AuditedHistory(excluded_fields=["digest", "last_used_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

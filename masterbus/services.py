@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from . import audit
 from .choices import ApiScope
 from .models import PREFIX_LENGTH, ApiKey, key_digest
 
@@ -82,12 +83,18 @@ def api_key_create(
     return key, raw
 
 
+@transaction.atomic
 def api_key_revoke(*, keys) -> int:
-    """Revoke keys (a queryset or iterable of keys/ids); already revoked keys keep their date."""
+    """Revoke keys (a queryset or iterable of keys/ids); already revoked keys keep their date.
+    Each key revoked gets a row in the audit history."""
     ids = [getattr(k, "pk", k) for k in keys]
-    return ApiKey.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    live = ApiKey.objects.filter(pk__in=ids, revoked_at__isnull=True)
+    revoking = list(live.select_for_update().values_list("pk", flat=True))
+    if not revoking:
+        return 0
+    n = ApiKey.objects.filter(pk__in=revoking).update(revoked_at=timezone.now())
+    audit.record_many(ApiKey, ApiKey.objects.filter(pk__in=revoking), reason="key revoked")
+    return n
 
 
 def api_key_expiry(day: str, *, today: date | None = None) -> datetime:

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "simple_history",
     "masterbus",
     "facilities",
     "equipment",
@@ -99,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who made a change recorded in the audit history (masterbus/audit.py).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "masterbus.api.errors.ApiExceptionMiddleware",
@@ -465,6 +468,12 @@ EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 # The nightly prune (masterbus.prune, manage.py prune) deletes at most this many rows per
 # statement, each batch in its own short transaction; capped at 5000.
 PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=5000)
+
+# --- Audit history (masterbus/audit.py) ------------------------------------------------------
+# Reasons are free text ("manage.py create_api_key (by OS user …)", an engine's pause reason).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+# History is read-only: no revert of an old version from the admin.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Logging --------------------------------------------------------------------------------
 # One handler, to stderr: "plain" text lines, or "json" (one object per line, the default in

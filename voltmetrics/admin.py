@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from equipment.models import TypeProfile
 from facilities.admin_support import ReadOnlyAdmin
+from masterbus.admin_history import HistoryAdmin
 
 from .choices import VersionStatus
 from .engine import FACTORS
@@ -79,7 +80,7 @@ def _json(value):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(HistoryAdmin):
     form = ModelVersionForm
     list_display = ("version", "status", "is_current", "published_at", "published_by", "created_at")
     list_filter = ("status", "is_current")

@@ -5,6 +5,7 @@ from django.db import models
 
 from equipment.models import Equipment
 from facilities.models import Facility
+from masterbus.audit import AuditedHistory
 
 from .choices import JobKind, JobStatus, Rating, RunKind, RunStatus, Source, VersionStatus
 
@@ -34,6 +35,7 @@ class ModelVersion(models.Model):
         on_delete=models.SET_NULL,
         editable=False,
     )
+    history = AuditedHistory()  # masterbus/audit.py
 
     class Meta:
         ordering = ["-created_at", "-id"]

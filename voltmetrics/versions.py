@@ -19,6 +19,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from equipment.models import TypeProfile
+from masterbus import audit
 from masterbus.changes import announce, model_version_published
 
 from .choices import VersionStatus
@@ -260,13 +261,16 @@ def model_version_publish(*, draft: ModelVersion, user=None) -> ModelVersion:
         draft.status = VersionStatus.PUBLISHED
         draft.published_at = timezone.now()
         draft.published_by = user if (user is not None and user.is_authenticated) else None
-        draft.save()
+        # Recorded once in the audit history, below, when it is also the current version.
+        draft.save_without_historical_record()
         # Unset the old current first: the partial unique constraint allows one current.
         for old in previous:
             old.is_current = False
-            old.save(update_fields=["is_current"])
+            with audit.saving(old, reason=f"superseded by {draft.version}"):
+                old.save(update_fields=["is_current"])
         draft.is_current = True
-        draft.save(update_fields=["is_current"])
+        with audit.saving(draft, reason="published"):
+            draft.save(update_fields=["is_current"])
         announce(
             model_version_published, version=draft.version, published_at=draft.published_at
         )

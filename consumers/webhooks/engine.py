@@ -39,6 +39,7 @@ from django.db.models import F, Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from masterbus import audit
 from masterbus.locks import CacheLock
 
 from ..choices import DeliveryStatus
@@ -273,9 +274,11 @@ def _failed(run: _Run, delivery: Delivery, at: datetime, answer: Answer) -> RunR
     sub = run.sub
     update: dict = {"attempts": attempts}
     sub_update: dict = {"consecutive_failures": F("consecutive_failures") + 1}
+    audit_reason = ""  # set when the subscription's recorded state changes
     if answer.status == 410:
         update.update(status=DeliveryStatus.GONE, finished_at=at, next_attempt_at=None)
         sub_update.update(active=False, cursor=Greatest(F("cursor"), _newest_event_id()))
+        audit_reason = f"switched off by the deliveries: 410 Gone to {delivery.event_public_id}"
         result.stopped = "gone"
         log.warning(
             "webhooks: subscription %s answered 410 Gone to %s: disabled",
@@ -291,6 +294,7 @@ def _failed(run: _Run, delivery: Delivery, at: datetime, answer: Answer) -> RunR
                     f"{delivery.event_public_id} failed {attempts} attempts; last: {answer.error}"
                 )[:500],
             )
+            audit_reason = f"paused by the deliveries: {sub_update['paused_reason']}"
             result.stopped = "failed"
             log.warning(
                 "webhooks: subscription %s paused: %s failed %s attempts (%s)",
@@ -304,7 +308,15 @@ def _failed(run: _Run, delivery: Delivery, at: datetime, answer: Answer) -> RunR
         DeliveryAttempt.objects.bulk_create([_attempt(delivery, at, answer)])
         Delivery.objects.filter(pk=delivery.pk).update(**update)
         Subscription.objects.filter(pk=sub.pk).update(**sub_update)
+        if audit_reason:
+            _record(sub, audit_reason)
     return result
+
+
+def _record(sub: Subscription, reason: str) -> None:
+    """A row in the subscription's audit history for a state the deliveries changed."""
+    sub.refresh_from_db()
+    audit.record(sub, reason=reason)
 
 
 def _newest_event_id() -> int:
@@ -343,4 +355,9 @@ def deliver_one(delivery_id: int) -> Answer | None:
             Subscription.objects.filter(pk=sub.pk).update(
                 active=False, cursor=Greatest(F("cursor"), _newest_event_id())
             )
+            if sub.active:
+                _record(
+                    sub,
+                    f"switched off by the deliveries: 410 Gone to {delivery.event_public_id}",
+                )
     return answer

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from masterbus import audit
 from masterbus.crypto import decrypt, encrypt
 
 from ..models import Subscription
@@ -43,6 +44,7 @@ def secret_rotate(sub: Subscription, *, now: datetime | None = None) -> str:
     sub.refresh_from_db(
         fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_until"]
     )
+    audit.record(sub, reason="signing secret rotated")  # the secrets are never recorded
     return new
 
 

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from masterbus import audit
+
 from ..choices import PUBLIC_EVENT_TYPES, DeliveryStatus, EventType
 from ..models import Delivery, Event, Portfolio, Subscription
 from .payload import event_body
@@ -72,7 +74,7 @@ def subscription_create(
         created_by=user if getattr(user, "pk", None) else None,
     )
     secret = secret_set_new(sub)
-    with transaction.atomic():
+    with transaction.atomic(), audit.merged(Subscription):  # one history row, portfolios too
         sub.cursor = newest_event_id()
         sub.save()
         sub.portfolios.set(list(portfolios))
@@ -89,26 +91,34 @@ def subscription_set_active(sub: Subscription, active: bool) -> None:
     inactive subscription hears nothing, and one switched back on starts from now."""
     if sub.active == active:
         return
-    Subscription.objects.filter(pk=sub.pk).update(active=active, cursor=newest_event_id())
-    sub.refresh_from_db(fields=["active", "cursor"])
+    with transaction.atomic():
+        Subscription.objects.filter(pk=sub.pk).update(active=active, cursor=newest_event_id())
+        sub.refresh_from_db()
+        audit.record(sub, reason="switched on" if active else "switched off")
 
 
 def subscription_pause(sub: Subscription, reason: str = "paused by staff") -> bool:
     """Pause (events keep queuing); False when it was paused already."""
-    n = Subscription.objects.filter(pk=sub.pk, paused_at=None).update(
-        paused_at=timezone.now(), paused_reason=reason[:500]
-    )
-    sub.refresh_from_db(fields=["paused_at", "paused_reason"])
+    with transaction.atomic():
+        n = Subscription.objects.filter(pk=sub.pk, paused_at=None).update(
+            paused_at=timezone.now(), paused_reason=reason[:500]
+        )
+        sub.refresh_from_db()
+        if n:
+            audit.record(sub, reason=reason)
     return bool(n)
 
 
 def subscription_resume(sub: Subscription) -> bool:
     """Resume a paused subscription: what queued is sent in order, the event whose delivery
     failed first. False when it was not paused."""
-    n = Subscription.objects.filter(pk=sub.pk, paused_at__isnull=False).update(
-        paused_at=None, paused_reason=""
-    )
-    sub.refresh_from_db(fields=["paused_at", "paused_reason"])
+    with transaction.atomic():
+        n = Subscription.objects.filter(pk=sub.pk, paused_at__isnull=False).update(
+            paused_at=None, paused_reason=""
+        )
+        sub.refresh_from_db()
+        if n:
+            audit.record(sub, reason="resumed")
     if n and sub.active:
         transaction.on_commit(lambda: queue_delivery(sub.pk))
     return bool(n)

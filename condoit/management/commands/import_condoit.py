@@ -1,10 +1,11 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from condoit.files import FileFormatError, import_file
 from condoit.management.report import write_run_summary
+from masterbus.audit import AuditedCommand
 
 
 def _tqdm_reader(enabled: bool):
@@ -18,7 +19,8 @@ def _tqdm_reader(enabled: bool):
     return wrap
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    # Condoit's values beside staff overrides are recorded in the overrides' history.
     help = "Import a Condoit export file (JSON export document or NDJSON), streaming."
 
     def add_arguments(self, parser):

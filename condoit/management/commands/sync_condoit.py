@@ -1,11 +1,13 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from condoit.management.report import write_run_summary
 from condoit.pull import PullRefused, condoit_pull
 from facilities.choices import SyncStatus
+from masterbus.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    # Condoit's values beside staff overrides are recorded in the overrides' history.
     help = "Pull changed records from Condoit's export API (since the stored high-water marks)."
 
     def add_arguments(self, parser):

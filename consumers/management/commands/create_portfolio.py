@@ -1,9 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from consumers.portfolios import portfolio_facility_count, portfolio_save
+from masterbus.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_by = True
+
     help = (
         "Create the portfolio SLUG or update it, and print its facility count. --facility "
         "(repeatable, Condoit ids) sets exactly its staff-picked facilities; the rule options "

@@ -1,12 +1,16 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from consumers.choices import PUBLIC_EVENT_TYPES
 from consumers.webhooks.services import portfolios_by_slug, subscription_create
+from masterbus.audit import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_by = True
+    audit_by_help = "The user creating the subscription: its creator, and in the audit history."
+
     help = (
         "Create a webhook subscription (consumers.md §4) and print its id, then, on the last "
         "line alone, its signing secret (whsec_…): it is shown once, store it now. The "
@@ -47,6 +51,7 @@ class Command(BaseCommand):
                     event_types=events,
                     portfolios=portfolios_by_slug(portfolios),
                     description=description,
+                    user=self.audit_user,
                 )
         except ValidationError as exc:
             raise CommandError(f"{' '.join(exc.messages)} Nothing created.") from None

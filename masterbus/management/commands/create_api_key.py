@@ -1,10 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from masterbus.audit import AuditedCommand
 from masterbus.choices import ApiScope
 from masterbus.services import api_key_create_from_options
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    audit_by = True
+    audit_by_help = "The user creating the key: its creator, and in the audit history."
+
     help = (
         "Create an API key and print the raw key once, on stdout alone (a message goes to "
         "stderr). Only its digest is kept: store the key now. Revoke keys in the admin "
@@ -51,6 +55,7 @@ class Command(BaseCommand):
                 scopes=scopes,
                 expires=expires,
                 rate_limit=rate_limit,
+                user=self.audit_user,
                 bindings={"portfolio": portfolios},
             )
         except ValueError as exc:

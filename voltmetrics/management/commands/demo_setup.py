@@ -4,9 +4,10 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from condoit.files import import_file
+from masterbus.audit import AuditedCommand, audited, command_reason
 from masterbus.choices import ApiScope
 from masterbus.models import ApiKey
 from masterbus.services import api_key_create, api_key_revoke
@@ -16,7 +17,7 @@ from voltmetrics.tasks import RECOMPUTE_LOCK_TTL, RecomputeLocked, recompute_loc
 DEMO_KEY_NAME = "demo read key"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Prepare a demo: an admin login, a generated demo portfolio imported from a Condoit "
         "export file, and the figures computed. Prints where to log in."
@@ -71,11 +72,17 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        # A raw key is shown only when it is made: make a fresh one, retire the earlier ones.
-        api_key_revoke(keys=ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True))
-        _, read_key = api_key_create(
-            name=DEMO_KEY_NAME, scopes=[ApiScope.THREATMAP_READ, ApiScope.EVENTS_READ], user=user
-        )
+        # A raw key is shown only when it is made: make a fresh one, retire the earlier ones
+        # (recorded in the keys' audit history as done by the demo's admin).
+        with audited(command_reason("demo_setup"), user=user):
+            api_key_revoke(
+                keys=ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True)
+            )
+            _, read_key = api_key_create(
+                name=DEMO_KEY_NAME,
+                scopes=[ApiScope.THREATMAP_READ, ApiScope.EVENTS_READ],
+                user=user,
+            )
         self.stdout.write(self.style.SUCCESS("\nMasterBus demo is ready."))
         self.stdout.write("  Admin:    http://127.0.0.1:8000/admin/")
         self.stdout.write(f"  Login:    {username} / {password}")
