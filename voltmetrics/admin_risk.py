@@ -3,8 +3,9 @@ figures (this layer owns the assessments; the lower layers' admins do not know t
 
 The facility and equipment admins of the lower layers are extended here, not replaced:
 their columns, filters and fields stay, the risk ones are added, and the subclasses are
-registered in their place. The figures come from ``voltmetrics.admin_selectors``; the panels
-are templates (``admin/voltmetrics/risk/``) shown as read-only fields, coloured by CSS classes
+registered in their place. The figures come from ``voltmetrics.admin_selectors`` (the pages)
+and ``voltmetrics.admin_list_selectors`` (the lists); the panels are templates
+(``admin/voltmetrics/risk/``) shown as read-only fields, coloured by CSS classes
 (``voltmetrics/risk.css``) that read in the admin's light and dark themes. Imported by
 ``voltmetrics/admin.py``.
 """
@@ -23,20 +24,18 @@ from equipment.models import Equipment
 from facilities.models import Facility
 from masterbus.charts import line_chart
 
-from .admin_paging import KeysFirstPaginator
-from .admin_selectors import (
+from .admin_list_selectors import (
     FACILITY_RISK,
     LOCAL,
     SERVED,
-    STATUS_70B_LABELS,
-    equipment_risk,
     equipment_row_risk,
     equipment_with_risk,
     facilities_with_risk,
-    facility_risk,
     facility_row_risk,
     overdue_equipment,
 )
+from .admin_paging import KeysFirstPaginator
+from .admin_selectors import STATUS_70B_LABELS, equipment_risk, facility_risk
 from .choices import Rating, Source
 
 NOT_COMPUTED = "Not computed yet"
@@ -50,13 +49,11 @@ def css_token(label: str) -> str:
     return slugify(label)
 
 
-def badge(label: str | None, *, text: str | None = None):
+def badge(label: str | None):
     """A coloured badge (``mb-risk-<label>``); "—" when there is no label."""
     if not label:
         return "—"
-    return format_html(
-        '<span class="mb-risk-badge mb-risk-{}">{}</span>', css_token(label), text or label
-    )
+    return format_html('<span class="mb-risk-badge mb-risk-{}">{}</span>', css_token(label), label)
 
 
 # --- list filters -------------------------------------------------------------------------------
@@ -64,7 +61,7 @@ def badge(label: str | None, *, text: str | None = None):
 
 class _ChoiceFilter(admin.SimpleListFilter):
     """A filter on a stored label (``field``, through a relation of
-    ``voltmetrics.admin_selectors``); ``none`` keeps the rows without one (``none_field``
+    ``voltmetrics.admin_list_selectors``); ``none`` keeps the rows without one (``none_field``
     null: nothing computed)."""
 
     field = ""
