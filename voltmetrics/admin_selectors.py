@@ -312,6 +312,10 @@ class SourceResult:
     as_of: date
     computed_at: datetime
 
+    @property
+    def maintenance_status_label(self) -> str:
+        return STATUS_70B_LABELS.get(self.maintenance_status, self.maintenance_status)
+
 
 @dataclass(frozen=True)
 class EquipmentRisk:

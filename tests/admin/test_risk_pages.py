@@ -280,7 +280,8 @@ def test_both_sources_side_by_side_and_which_one_is_served(admin_client, api, ri
     local_age = next(f["score"] for f in local.factors if f["factor"] == "age")
     assert table["age"] == [str(local_age), "70"]
     assert table["thermal"] == ["—", "40"]  # a factor only VoltMetrics scores
-    assert table["NFPA 70B status"] == [local.maintenance_status, "overdue"]
+    labels = {"overdue": "Overdue", "due_soon": "Due soon", "up_to_date": "Up to date"}
+    assert table["NFPA 70B status"] == [labels[local.maintenance_status], "Overdue"]
 
 
 def test_change_pages_with_risk_run_a_fixed_number_of_queries(admin_client, risk_world):
