@@ -356,3 +356,5 @@ try:  # The VoltMetrics integration's admin (jobs, webhook events) once that pac
     import voltmetrics.integration.admin  # noqa: F401
 except ImportError:  # pragma: no cover - until voltmetrics.integration.admin lands
     pass
+
+from . import admin_risk  # noqa: E402,F401  (risk on the facility and equipment pages and lists)

@@ -94,6 +94,8 @@ class EquipmentAssessment(models.Model):
                 fields=["equipment"], name="served_assessment", condition=models.Q(served=True)
             )
         ]
+        # PostgreSQL also has served_rating_score and local_70b_status (migration 0008), for
+        # the admin's lists filtered by rating or NFPA 70B status.
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.source}: {self.risk_score} {self.rating}"
