@@ -110,9 +110,10 @@ def forecast_of(rows: list[tuple], as_of: date) -> list[tuple[str, int | None]]:
         if not n or score is None:
             continue
         for point in forecast or ():
-            value = point.get("risk_score") if isinstance(point, dict) else None
-            if point.get("month") in scores and value is not None:
-                scores[point["month"]].append(value)
+            if not isinstance(point, dict) or point.get("risk_score") is None:
+                continue
+            if point.get("month") in scores:
+                scores[point["month"]].append(point["risk_score"])
     return [
         (m, engine.round_half_up_ratio(sum(s), len(s)) if s else None) for m, s in scores.items()
     ]
