@@ -1,6 +1,8 @@
 """What waits for a mapping: Condoit equipment classes typed as *other* and conductor material
-codes left unknown for want of a mapping (condoit-source.md §3). One query each, whatever the
-number of equipment; read by the admin's "Unmapped Condoit classes" page and the dashboard."""
+codes left unknown for want of a mapping (condoit-source.md §3). One query each, on a partial
+index (``equipment_unmapped_class``, ``conductor_unmapped_code``): the rows waiting, never a
+scan of every equipment. Read by the admin's "Unmapped Condoit classes" page and the
+dashboard."""
 
 from __future__ import annotations
 
