@@ -30,6 +30,7 @@ Also the child program: ``python admin_bench.py child RENDERS``.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -92,6 +93,7 @@ def run(url: str, *, size: Size, seed: int, as_of: str, renders: int,
         data = (f"the recompute portfolio at {size} (`generate_demo_portfolio --seed {seed} "
                 f"--as-of {as_of}`), imported and recomputed")  # fmt: skip
     before = counts(url)
+    load = os.getloadavg()[0]
     env = bench_env(url, ALLOWED_HOSTS="testserver")
     pending_dashboard = None
     if before["pending changes"]:
@@ -114,7 +116,9 @@ def run(url: str, *, size: Size, seed: int, as_of: str, renders: int,
     print(text_table(HEADERS, rows))
     print_checks(checks)
 
-    lines = results_head("admin", "Admin", url, unit="times")
+    load = max(load, os.getloadavg()[0])
+    shared = f"; load average {load:.1f} (1 min) at the start or the end of the run"
+    lines = results_head("admin", "Admin", url, unit="times", shared=shared)
     lines += [
         f"- data: {data}; {', '.join(f'{v:,} {k}' for k, v in before.items())} before the run",
         f"- every page through the Django test client in a child process (DEBUG=0, every "
