@@ -101,15 +101,14 @@ def _at(ts: float) -> datetime | None:
 def _door_runs(since: datetime) -> tuple[dict[str, dict], dict[str, SyncRun], dict[str, int]]:
     """Per door: runs, failures and rejects since ``since``; its latest failed run; its
     rejected records not re-run. Three queries, whatever the number of runs."""
-    recent = Q(started_at__gte=since)
     per_door = {
         row["source"]: row
-        for row in SyncRun.objects.filter(source__in=DOORS)
+        for row in SyncRun.objects.filter(source__in=DOORS, started_at__gte=since)
         .values("source")
         .annotate(
-            runs=Count("pk", filter=recent),
-            failed=Count("pk", filter=recent & Q(status=SyncStatus.FAILED)),
-            rejected=Sum("rejected", filter=recent, default=0),
+            runs=Count("pk"),
+            failed=Count("pk", filter=Q(status=SyncStatus.FAILED)),
+            rejected=Sum("rejected", default=0),
         )
         .order_by()
     }
