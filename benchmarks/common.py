@@ -61,8 +61,9 @@ def check_postgres_url(url: str) -> None:
         )
 
 
-def recreate_database(url: str, *, force: bool = False) -> None:
-    """Drop and create the benchmark database (its name must say it is a benchmark one)."""
+def recreate_database(url: str, *, force: bool = False, template: str = "") -> None:
+    """Drop and create the benchmark database (its name must say it is a benchmark one); with
+    ``template``, as a copy of that database (which is only read)."""
     import psycopg
     from psycopg import sql
 
@@ -72,10 +73,24 @@ def recreate_database(url: str, *, force: bool = False) -> None:
             f"refusing to drop database {name!r}: the benchmark database's name must contain "
             "'bench' (or pass --force-drop)"
         )
+    if template == name:
+        sys.exit(f"--from-db {template!r} is the benchmark database itself, which is dropped")
     with psycopg.connect(libpq_url(maintenance_url(url)), autocommit=True) as conn:
         ident = sql.Identifier(name)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+        if not template:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+            return
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(template))
+        for attempt in range(30):  # a copy needs the template free of other sessions
+            try:
+                conn.execute(create)
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 29:
+                    raise
+                log(f"database {template!r} is in use by another session: retrying in 2 s")
+                time.sleep(2)
 
 
 def drop_database(url: str) -> None:

@@ -104,6 +104,13 @@ def run_scale(args: argparse.Namespace, url: str) -> bool:
     return write_parts("scale", "Scale", url, parts, unit="seconds")
 
 
+def run_admin(args: argparse.Namespace, url: str) -> bool:
+    import admin_bench
+
+    return admin_bench.run(url, size=Size.parse(args.size), seed=args.seed, as_of=args.as_of,
+                           renders=args.admin_renders, prepared=args.from_db)  # fmt: skip
+
+
 def run_events(args: argparse.Namespace, url: str) -> bool:
     import events_bench
 
@@ -124,6 +131,8 @@ SECTIONS = {
               "results fetched 1 vs 8 at a time (stand-in)"),
     "deliveries": (run_deliveries, "webhook deliveries per second from one worker process to a "
                    "loopback receiver"),
+    "admin": (run_admin, "every admin page (the dashboard, each model's list, change and history "
+              "page, app indexes): median server time and queries, target 300 ms"),
 }
 
 
@@ -150,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="growth: simulated months of 30 days (default 12)")
     parser.add_argument("--deliveries-events", type=int, default=3000,
                         help="deliveries: events per trial (default 3000)")
+    parser.add_argument("--admin-renders", type=int, default=5,
+                        help="admin: timed renders of each page after a warm-up (default 5)")
+    parser.add_argument("--from-db", default="", metavar="NAME",
+                        help="create the benchmark database as a copy of database NAME on the "
+                        "same server (only read) instead of empty; the admin section then "
+                        "measures its data instead of importing the portfolio")
     parser.add_argument("--keep-db", action="store_true",
                         help="leave the benchmark database in place afterwards")
     parser.add_argument("--force-drop", action="store_true",
@@ -159,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if args.admin_renders < 1:
+        parser.error("--admin-renders must be at least 1")
     try:
         for text in (args.size, args.small):
             Size.parse(text)
@@ -176,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
-    log(f"(re)creating database {db_name(url)!r} and migrating …")
-    recreate_database(url, force=args.force_drop)
+    copy = f" as a copy of {args.from_db!r}" if args.from_db else ""
+    log(f"(re)creating database {db_name(url)!r}{copy} and migrating …")
+    recreate_database(url, force=args.force_drop, template=args.from_db)
     migrate(url)
     ok = True
     started = time.perf_counter()

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -37,6 +37,7 @@ from .services import (
     equipment_type_for_class,
     material_mapping_apply,
 )
+from .unmapped import unmapped_classes
 
 INLINE_MAINTENANCE_LIMIT = 50
 INLINE_EQUIPMENT_LIMIT = 100
@@ -389,34 +390,23 @@ class EquipmentClassMappingAdmin(ReapplyingMappingAdmin):
         """Condoit classes typed as other for want of a mapping, most common first."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        grouped: dict[str, dict] = {}
-        counts = (
-            Equipment.objects.filter(class_mapped=False)
-            .values("equipment_class")
-            .annotate(
-                live=Count("pk", filter=Q(deleted_at__isnull=True)),
-                total=Count("pk"),
-            )
-            .order_by()
-        )
-        for row in counts:
-            key = normalize_key(row["equipment_class"])
-            entry = grouped.setdefault(
-                key,
-                {"key": key, "spelling": row["equipment_class"], "live": 0, "total": 0, "best": -1},
-            )
-            entry["live"] += row["live"]
-            entry["total"] += row["total"]
-            if row["total"] > entry["best"]:  # show the most common spelling
-                entry["spelling"], entry["best"] = row["equipment_class"], row["total"]
         add_url = reverse("admin:equipment_equipmentclassmapping_add")
         list_url = reverse("admin:equipment_equipment_changelist")
-        rows = sorted(grouped.values(), key=lambda e: (-e["live"], -e["total"], e["key"]))
-        for entry in rows:
-            entry["deleted"] = entry["total"] - entry["live"]
-            entry["add_url"] = f"{add_url}?{urlencode({'condoit_class': entry['spelling']})}"
-            entry["list_url"] = f"{list_url}?" + urlencode(
-                {"class_mapped__exact": "0", "equipment_class__iexact": entry["spelling"]}
+        rows = []
+        for entry in unmapped_classes():
+            rows.append(
+                {
+                    "key": entry.key,
+                    "spelling": entry.spelling,
+                    "live": entry.live,
+                    "total": entry.total,
+                    "deleted": entry.deleted,
+                    "add_url": f"{add_url}?{urlencode({'condoit_class': entry.spelling})}",
+                    "list_url": f"{list_url}?"
+                    + urlencode(
+                        {"class_mapped__exact": "0", "equipment_class__iexact": entry.spelling}
+                    ),
+                }
             )
         context = {
             **self.admin_site.each_context(request),

@@ -61,7 +61,15 @@ class Equipment(CondoitMirror):
     class Meta:
         verbose_name_plural = "equipment"
         ordering = ["name", "external_id"]
-        indexes = [models.Index(fields=["facility", "name"])]
+        indexes = [
+            models.Index(fields=["facility", "name"]),
+            # What waits for a class mapping (equipment.unmapped): a few rows, found at once.
+            models.Index(
+                fields=["equipment_class"],
+                name="equipment_unmapped_class",
+                condition=models.Q(class_mapped=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
@@ -84,6 +92,14 @@ class Conductor(models.Model):
 
     class Meta:
         ordering = ["equipment", "id"]
+        indexes = [
+            # What waits for a material mapping (equipment.unmapped).
+            models.Index(
+                fields=["material_code"],
+                name="conductor_unmapped_code",
+                condition=models.Q(material=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id or self.pk} {self.material_code}"

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 WIDTH = 560
 HEIGHT = 200
 PAD_LEFT = 36
-PAD_RIGHT = 12
-PAD_TOP = 12
+PAD_RIGHT = 24  # room for the last month's label, centred on its point
+PAD_TOP = 20  # room for the value written above the highest point or bar
 PAD_BOTTOM = 28
+INSET = 16  # the line's first and last points stand clear of the axis and its labels
 
 _ids = itertools.count(1)
 
@@ -122,10 +123,10 @@ def line_chart(
     left, right = PAD_LEFT, width - PAD_RIGHT
     top, bottom = PAD_TOP, height - PAD_BOTTOM
     top_value = max([y_max] + [v for _, v, _ in labels if v is not None])
-    step = (right - left) / (n - 1) if n > 1 else 0.0
+    step = (right - left - 2 * INSET) / (n - 1) if n > 1 else 0.0
     points = []
     for i, (label, value, is_forecast) in enumerate(labels):
-        x = left + step * i if n > 1 else (left + right) / 2
+        x = left + INSET + step * i if n > 1 else (left + right) / 2
         y = bottom - (bottom - top) * (value / top_value) if value is not None else bottom
         points.append(Point(label, value, x, y, is_forecast))
     past = [p for p in points if not p.forecast]

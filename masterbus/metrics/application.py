@@ -101,21 +101,28 @@ def collect_samples(failures: list[str] | None = None) -> list[Sample]:
     return samples
 
 
-def cached_samples() -> list[Sample]:
+def cached_samples(failures: list[str] | None = None) -> list[Sample]:
     """:func:`collect_samples`, from the shared cache when computed less than
-    ``METRICS_CACHE_SECONDS`` ago."""
+    ``METRICS_CACHE_SECONDS`` ago (``/metrics`` and the admin dashboard share it); ``failures``
+    receives the providers that failed when they were computed."""
     seconds = min(MAX_CACHE_SECONDS, max(0, settings.METRICS_CACHE_SECONDS))
     if seconds:
         try:
             hit = cache.get(CACHE_KEY)
         except Exception:
             hit = None
-        if hit is not None:
-            return [Sample(f, dict(labels), v) for f, labels, v in hit]
-    samples = collect_samples()
+        if isinstance(hit, dict):
+            if failures is not None:
+                failures.extend(hit["failures"])
+            return [Sample(f, dict(labels), v) for f, labels, v in hit["samples"]]
+    failed: list[str] = []
+    samples = collect_samples(failed)
+    if failures is not None:
+        failures.extend(failed)
     if seconds:
+        entry = {"samples": [(s.family, s.labels, s.value) for s in samples], "failures": failed}
         try:
-            cache.set(CACHE_KEY, [(s.family, s.labels, s.value) for s in samples], seconds)
+            cache.set(CACHE_KEY, entry, seconds)
         except Exception:
             pass
     return samples
