@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
 from facilities.admin_support import (
     CONDOIT_FIELDSET,
     DeletedFilter,
@@ -131,13 +132,14 @@ class EquipmentAdmin(StaffEditAdmin):
         "facility__name",
     )
     list_filter = (
-        ("facility", admin.RelatedOnlyFieldListFilter),
+        ("facility", AutocompleteListFilter),
         "type",
         ConductorMaterialFilter,
         DeletedFilter,
         "class_mapped",
         EquipmentOverridesFilter,
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     autocomplete_fields = ("facility", "feeds_from")
     readonly_fields = StaffEditAdmin.condoit_readonly + (
         "type",
@@ -252,9 +254,11 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
     list_filter = (
         "type",
         DeletedFilter,
-        ("equipment__facility", admin.RelatedOnlyFieldListFilter),
+        ("equipment__facility", AutocompleteListFilter),
+        ("equipment", AutocompleteListFilter),
         MaintenanceOverridesFilter,
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     search_fields = ("external_id", "technician", "equipment__name", "equipment__external_id")
     autocomplete_fields = ("equipment",)
     readonly_fields = StaffEditAdmin.condoit_readonly
