@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from facilities.admin_csv import CsvExportMixin
 from facilities.admin_support import ReadOnlyAdmin, ReadOnlyInline, limited_formset, show_value
 from facilities.choices import SyncStatus
 from facilities.models import ProcessedEvent, RejectedRecord, SyncCursor, SyncRun
@@ -193,7 +194,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RejectedRecord)
-class RejectedRecordAdmin(ReadOnlyAdmin):
+class RejectedRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
     class Media:
         css = {"all": ["condoit/admin/rejected_record.css"]}
 
@@ -212,6 +213,11 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "field", "sync_run__source")
     search_fields = ("record_id", "reason", "field")
     actions = ["rerun_selected"]
+    csv_columns = (
+        "id", ("sync_run", "sync_run_id"), ("sync_run_source", "sync_run__source"),
+        ("sync_run_started_at", "sync_run__started_at"), "kind", "record_id", "line", "field",
+        "reason", "rerun_at", "rerun_outcome", "raw_truncated", "raw",
+    )  # fmt: skip
     fields = (
         "sync_run",
         ("kind", "record_id", "line"),

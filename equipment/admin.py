@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
+from facilities.admin_csv import CsvExportMixin
 from facilities.admin_support import (
     CONDOIT_FIELDSET,
     DeletedFilter,
@@ -109,7 +110,7 @@ class MaintenanceInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Equipment)
-class EquipmentAdmin(StaffEditAdmin):
+class EquipmentAdmin(CsvExportMixin, StaffEditAdmin):
     override_kind = RecordKind.EQUIPMENT
     own_fields = frozenset({"life_years_override", "interval_months_override"})
     list_display = (
@@ -141,6 +142,15 @@ class EquipmentAdmin(StaffEditAdmin):
     )
     Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     autocomplete_fields = ("facility", "feeds_from")
+    csv_columns = (
+        "id", "external_id", "name", ("facility_external_id", "facility__external_id"),
+        ("facility_name", "facility__name"), "equipment_class", "type", "class_mapped",
+        "manufacturer", "model", "serial_number", "install_date", "building", "room",
+        "latitude", "longitude", "feeds_from_external_id", "load_percent",
+        "serves_critical_load", "label_present", "incident_energy_cal_cm2", "ppe_category",
+        "label_date", "life_years_override", "interval_months_override", "deleted_at",
+        "condoit_updated_at", "synced_at",
+    )  # fmt: skip
     readonly_fields = StaffEditAdmin.condoit_readonly + (
         "type",
         "class_mapped",

@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_csv import CsvExportMixin, is_list_request
 from .admin_support import (
     CONDOIT_FIELDSET,
     DeletedFilter,
@@ -39,7 +40,7 @@ class FacilityOverridesFilter(HasOverridesFilter):
 
 
 @admin.register(Facility)
-class FacilityAdmin(StaffEditAdmin):
+class FacilityAdmin(CsvExportMixin, StaffEditAdmin):
     override_kind = RecordKind.FACILITY
     list_display = (
         "name",
@@ -78,11 +79,18 @@ class FacilityAdmin(StaffEditAdmin):
         CONDOIT_FIELDSET,
     )
 
+    csv_columns = (
+        "id", "external_id", "name", "street", "city", "state", "zip", "latitude", "longitude",
+        "year_built", "contractor", "humidity_avg", "temperature_avg_f", "outdoor_exposure",
+        "arc_flash_study_date", "infrared_scan_date", "last_inspection_at",
+        ("live_equipment", "equipment_live"), "deleted_at", "condoit_updated_at", "synced_at",
+    )  # fmt: skip
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        match = getattr(request, "resolver_match", None)
-        if match is not None and match.url_name == "facilities_facility_changelist":
-            # Only the list needs the count; autocomplete and the change form stay plain.
+        if is_list_request(request):
+            # Only the list (and its CSV export) needs the count; autocomplete and the change
+            # form stay plain.
             qs = qs.annotate(
                 equipment_live=Count("equipment", filter=Q(equipment__deleted_at__isnull=True))
             )
