@@ -124,6 +124,7 @@ class EquipmentAdmin(CsvExportMixin, StaffEditAdmin):
         "deleted",
     )
     list_select_related = ("facility",)
+    show_full_result_count = False  # one count of 100,000s of rows per page is enough
     search_fields = (
         "name",
         "external_id",
@@ -261,6 +262,7 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
     override_kind = RecordKind.MAINTENANCE
     list_display = ("external_id", "equipment", "type", "performed_at", "technician", "deleted")
     list_select_related = ("equipment",)
+    show_full_result_count = False  # one count of 100,000s of rows per page is enough
     list_filter = (
         "type",
         DeletedFilter,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.db import connection
+from django.db import connection, models
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -260,3 +260,58 @@ def test_a_download_cut_short_closes_the_rows_iterator():
     assert next(stream).startswith("n\r\n0\r\n1\r\n")  # the header and the first rows
     stream.close()
     assert closed == [True]
+
+
+def test_plain_columns_are_read_as_values_with_the_same_text(rf, portfolio):
+    """Columns that are fields, annotations or fields through foreign keys are read with
+    values_list (no model instances); the text is the same as read from the records."""
+    from django.contrib import admin
+
+    from equipment.models import Equipment
+    from facilities.admin_csv import value_paths
+
+    model_admin = admin.site.get_model_admin(Equipment)
+    columns = model_admin.get_csv_columns(rf.get("/"))
+    queryset = Equipment.objects.select_related("facility").order_by("pk")
+    paths = value_paths(queryset, columns)
+    assert paths == [c.source for c in columns]
+    from_values = "".join(csv_rows(columns, queryset.values_list(*paths), None, tuples=True))
+    from_records = "".join(csv_rows(columns, iter(queryset), model_admin))
+    assert from_values == from_records
+    assert from_values.count("\r\n") == 6  # the header and five equipment
+
+
+def test_columns_that_need_the_record_are_read_from_it():
+    from equipment.models import Equipment
+    from facilities.admin_csv import value_paths
+
+    queryset = Equipment.objects.all()
+    assert value_paths(queryset, [CsvColumn.of("facility")]) is None  # the record itself
+    assert value_paths(queryset, [CsvColumn.of("facility_id")]) == ["facility_id"]
+    assert value_paths(queryset, [CsvColumn.of("deleted")]) is None  # an admin method
+    assert value_paths(queryset, [CsvColumn("x", str)]) is None
+    assert value_paths(queryset, [CsvColumn.of("conductors__material")]) is None
+    assert value_paths(queryset.distinct(), [CsvColumn.of("name")]) is None
+    annotated = queryset.annotate(n=models.Count("conductors"))
+    assert value_paths(annotated, [CsvColumn.of("n"), CsvColumn.of("facility__name")]) == [
+        "n",
+        "facility__name",
+    ]
+
+
+def test_a_column_from_a_modeladmin_method_is_plain_text(admin_client, portfolio):
+    """A subclass's column may be a display method returning HTML: the export strips it."""
+    from django.contrib import admin
+
+    from equipment.models import Equipment
+
+    model_admin = admin.site.get_model_admin(Equipment)
+    original = model_admin.csv_columns
+    model_admin.csv_columns = (*original, "deleted", ("link", "maintenance_summary"))
+    try:
+        rows = read_csv(admin_client.get(export_url("equipment_equipment") + "?deleted=yes"))
+    finally:
+        model_admin.csv_columns = original
+    assert len(rows) == 1
+    assert rows[0]["deleted"] == "true"
+    assert rows[0]["link"] == "0 records — open them in the maintenance list"
