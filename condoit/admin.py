@@ -107,8 +107,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "label",
         "status",
         "started_at",
-        "finished_at",
-        "duration",
+        "duration",  # the end is on the run's page
         "created",
         "updated",
         "unchanged",

@@ -202,3 +202,15 @@ def test_risk_lists_filter_facilities_by_autocomplete(admin_client, name):
     assert response.status_code == 200
     assert "Bulk Facility" not in response.text
     assert 'class="autocomplete-list-filter admin-autocomplete"' in facility_filter(response.text)
+
+
+def test_facets_on_with_a_facility_selected(admin_client):
+    """"Show counts" counts the other filters' choices; the facility filter shows its
+    selection as usual."""
+    a = f.facility(name="Alpha Plant")
+    f.equipment(a)
+    f.equipment(f.facility())
+    response = admin_client.get(EQUIPMENT_LIST + f"?facility__id__exact={a.pk}&_facets=True")
+    assert response.status_code == 200
+    assert len(result_ids(response)) == 1
+    assert f'<option value="{a.pk}" selected>' in facility_filter(response.text)
