@@ -2,18 +2,21 @@
 "Re-run selected rejected records" action), the pull's cursors and the processed events.
 The tables belong to the facilities app; the code that fills them lives here."""
 
-import json
 import logging
 
 from django.contrib import admin, messages
+from django.db.models import DurationField, ExpressionWrapper, F
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from facilities.admin_csv import CsvExportMixin
 from facilities.admin_support import ReadOnlyAdmin, ReadOnlyInline, limited_formset, show_value
+from facilities.choices import SyncStatus
 from facilities.models import ProcessedEvent, RejectedRecord, SyncCursor, SyncRun
 
 from . import ingest
+from .rejected_json import RawJsonView, raw_json_view
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,22 @@ def flatten(fields) -> tuple[str, ...]:
     return tuple(f for item in fields for f in (item if isinstance(item, tuple) else (item,)))
 
 
+def show_duration(delta, *, running: bool = False) -> str:
+    """A run's duration for staff: "0.4 s", "12 s", "3 min 05 s", "2 h 03 min"."""
+    if delta is None:
+        return "running" if running else "—"
+    seconds = max(delta.total_seconds(), 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 def raw_preview(raw: str, limit: int = 160) -> str:
     return Truncator(raw.replace("\n", " ")).chars(limit) if raw else "—"
 
@@ -59,6 +78,27 @@ class RejectedRecordInline(ReadOnlyInline, admin.TabularInline):
         return raw_preview(obj.raw)
 
 
+def render_raw_json(view: RawJsonView):
+    """The raw record for the change page: a note, then the JSON with the failing field's
+    lines in ``<mark>`` (styled by rejected_record.css); everything escaped."""
+    note = format_html('<p class="rejected-raw-note">{}</p>', view.note) if view.note else ""
+    if not view.is_json:
+        if not view.text:
+            return format_html("{}—", note)
+        return format_html('{}<pre class="rejected-raw">{}</pre>', note, view.text)
+    body = format_html_join(
+        "\n",
+        "{}",
+        (
+            (format_html('<mark class="rejected-field">{}</mark>', line.text),)
+            if line.marked
+            else (line.text,)
+            for line in view.lines
+        ),
+    )
+    return format_html('{}<pre class="rejected-raw">{}</pre>', note, body)
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
     list_display = (
@@ -67,7 +107,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "label",
         "status",
         "started_at",
-        "finished_at",
+        "duration",  # the end is on the run's page
         "created",
         "updated",
         "unchanged",
@@ -82,7 +122,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
     fields = (
         ("source", "label"),
         "status",
-        ("started_at", "finished_at"),
+        ("started_at", "finished_at", "duration"),
         ("created", "updated", "unchanged", "rejected", "deleted"),
         "warnings_table",
         "error",
@@ -90,6 +130,22 @@ class SyncRunAdmin(ReadOnlyAdmin):
     )
     readonly_fields = flatten(fields)
     inlines = [RejectedRecordInline]
+
+    def get_queryset(self, request):
+        # The duration as a column, so the list sorts by it (one query, whatever the rows).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                run_duration=ExpressionWrapper(
+                    F("finished_at") - F("started_at"), output_field=DurationField()
+                )
+            )
+        )
+
+    @admin.display(description="duration", ordering="run_duration")
+    def duration(self, obj):
+        return show_duration(obj.run_duration, running=obj.status == SyncStatus.RUNNING)
 
     @admin.display(description="warnings", boolean=True)
     def has_warnings(self, obj):
@@ -137,7 +193,10 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RejectedRecord)
-class RejectedRecordAdmin(ReadOnlyAdmin):
+class RejectedRecordAdmin(CsvExportMixin, ReadOnlyAdmin):
+    class Media:
+        css = {"all": ["condoit/admin/rejected_record.css"]}
+
     list_display = (
         "id",
         "sync_run_link",
@@ -153,6 +212,11 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "field", "sync_run__source")
     search_fields = ("record_id", "reason", "field")
     actions = ["rerun_selected"]
+    csv_columns = (
+        "id", ("sync_run", "sync_run_id"), ("sync_run_source", "sync_run__source"),
+        ("sync_run_started_at", "sync_run__started_at"), "kind", "record_id", "line", "field",
+        "reason", "rerun_at", "rerun_outcome", "raw_truncated", "raw",
+    )  # fmt: skip
     fields = (
         "sync_run",
         ("kind", "record_id", "line"),
@@ -175,13 +239,7 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description="raw JSON as it arrived")
     def raw_pretty(self, obj):
-        if not obj.raw:
-            return "—"
-        try:
-            text = json.dumps(json.loads(obj.raw), indent=2, sort_keys=True)
-        except (ValueError, RecursionError):  # not JSON, or nested too deep to indent
-            text = obj.raw
-        return format_html("<pre>{}</pre>", text)
+        return render_raw_json(raw_json_view(obj.raw, obj.field, truncated=obj.raw_truncated))
 
     def has_rerun_permission(self, request):
         return request.user.has_perm("facilities.change_rejectedrecord")

@@ -8,6 +8,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from masterbus.admin_history import HistoryAdmin
+from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
 
 from .models import Portfolio, PortfolioFacility
 from .portfolios import membership_changed, portfolio_rules_apply
@@ -64,6 +65,8 @@ class PortfolioAdmin(HistoryAdmin):
     list_display = ["name", "slug", "facility_count", "rule", "key_count", "user_count"]
     readonly_fields = ["membership"]
     search_fields = ["name", "slug", "description"]
+    list_filter = [("facilities", AutocompleteListFilter)]  # portfolios holding a facility
+    Media = AutocompleteFilterMedia()  # the facility filter's select2
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["api_keys"]
     filter_horizontal = ["users"]

@@ -10,6 +10,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
+from facilities.admin_csv import CsvExportMixin
 from facilities.admin_support import (
     CONDOIT_FIELDSET,
     DeletedFilter,
@@ -110,7 +112,7 @@ class MaintenanceInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(Equipment)
-class EquipmentAdmin(StaffEditAdmin):
+class EquipmentAdmin(CsvExportMixin, StaffEditAdmin):
     override_kind = RecordKind.EQUIPMENT
     own_fields = frozenset({"life_years_override", "interval_months_override"})
     list_display = (
@@ -124,6 +126,7 @@ class EquipmentAdmin(StaffEditAdmin):
         "deleted",
     )
     list_select_related = ("facility",)
+    show_full_result_count = False  # one count of 100,000s of rows per page is enough
     search_fields = (
         "name",
         "external_id",
@@ -133,14 +136,24 @@ class EquipmentAdmin(StaffEditAdmin):
         "facility__name",
     )
     list_filter = (
-        ("facility", admin.RelatedOnlyFieldListFilter),
+        ("facility", AutocompleteListFilter),
         "type",
         ConductorMaterialFilter,
         DeletedFilter,
         "class_mapped",
         EquipmentOverridesFilter,
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     autocomplete_fields = ("facility", "feeds_from")
+    csv_columns = (
+        "id", "external_id", "name", ("facility_external_id", "facility__external_id"),
+        ("facility_name", "facility__name"), "equipment_class", "type", "class_mapped",
+        "manufacturer", "model", "serial_number", "install_date", "building", "room",
+        "latitude", "longitude", "feeds_from_external_id", "load_percent",
+        "serves_critical_load", "label_present", "incident_energy_cal_cm2", "ppe_category",
+        "label_date", "life_years_override", "interval_months_override", "deleted_at",
+        "condoit_updated_at", "synced_at",
+    )  # fmt: skip
     readonly_fields = StaffEditAdmin.condoit_readonly + (
         "type",
         "class_mapped",
@@ -251,12 +264,15 @@ class MaintenanceRecordAdmin(StaffEditAdmin):
     override_kind = RecordKind.MAINTENANCE
     list_display = ("external_id", "equipment", "type", "performed_at", "technician", "deleted")
     list_select_related = ("equipment",)
+    show_full_result_count = False  # one count of 100,000s of rows per page is enough
     list_filter = (
         "type",
         DeletedFilter,
-        ("equipment__facility", admin.RelatedOnlyFieldListFilter),
+        ("equipment__facility", AutocompleteListFilter),
+        ("equipment", AutocompleteListFilter),
         MaintenanceOverridesFilter,
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     search_fields = ("external_id", "technician", "equipment__name", "equipment__external_id")
     autocomplete_fields = ("equipment",)
     readonly_fields = StaffEditAdmin.condoit_readonly

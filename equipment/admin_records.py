@@ -4,16 +4,18 @@ equipment and maintenance records (removing one restores the record: equipment.s
 Imported by ``equipment/admin.py``."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
 from facilities.admin import FacilityAdmin
+from facilities.admin_autocomplete import AutocompleteFilter, AutocompleteFilterMedia
 from facilities.admin_support import ReadOnlyInline, limited_formset, show_value
 from facilities.choices import RecordKind
 from facilities.models import Facility, FieldOverride
 from masterbus.admin_history import HistoryAdmin
 
-from .models import Equipment
+from .models import Equipment, MaintenanceRecord
 from .services import overrides_remove
 
 INLINE_EQUIPMENT_LIMIT = 100
@@ -61,6 +63,35 @@ REMOVE_HELP = (
 )
 
 
+class OverrideFacilityFilter(AutocompleteFilter):
+    """The staff overrides of one facility's records: its own, its equipment's and their
+    maintenance records' (overrides name records by Condoit id, not by foreign key)."""
+
+    title = "facility"
+    parameter_name = "facility"
+
+    def autocomplete_field(self):
+        return Equipment._meta.get_field("facility")
+
+    def queryset_for(self, queryset, value):
+        return queryset.filter(
+            Q(
+                kind=RecordKind.FACILITY,
+                external_id__in=Facility.objects.filter(pk=value).values("external_id"),
+            )
+            | Q(
+                kind=RecordKind.EQUIPMENT,
+                external_id__in=Equipment.objects.filter(facility_id=value).values("external_id"),
+            )
+            | Q(
+                kind=RecordKind.MAINTENANCE,
+                external_id__in=MaintenanceRecord.objects.filter(
+                    equipment__facility_id=value
+                ).values("external_id"),
+            )
+        )
+
+
 @admin.register(FieldOverride)
 class FieldOverrideAdmin(HistoryAdmin):
     list_display = (
@@ -73,7 +104,8 @@ class FieldOverrideAdmin(HistoryAdmin):
         "created_at",
     )
     list_select_related = ("created_by",)
-    list_filter = ("kind", "field")
+    list_filter = ("kind", "field", OverrideFacilityFilter)
+    Media = AutocompleteFilterMedia()  # the facility filter's select2
     search_fields = ("=external_id", "field")
     actions = ["remove_overrides"]
     fieldsets = (

@@ -7,10 +7,12 @@ equipment app (``equipment/admin.py``)."""
 import logging
 
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_csv import CsvExportMixin, is_list_request
 from .admin_support import (
     CONDOIT_FIELDSET,
     DeletedFilter,
@@ -38,8 +40,22 @@ class FacilityOverridesFilter(HasOverridesFilter):
     kind = RecordKind.FACILITY
 
 
+def live_equipment_count():
+    """A facility's live equipment, as a subquery: the list's count and filters stay plain
+    queries of the facility table (a join and GROUP BY would run over every equipment)."""
+    equipment = Facility._meta.get_field("equipment").related_model  # no import upwards
+    counted = (
+        equipment.objects.filter(facility=OuterRef("pk"), deleted_at__isnull=True)
+        .order_by()
+        .values("facility")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 @admin.register(Facility)
-class FacilityAdmin(StaffEditAdmin):
+class FacilityAdmin(CsvExportMixin, StaffEditAdmin):
     override_kind = RecordKind.FACILITY
     list_display = (
         "name",
@@ -78,14 +94,19 @@ class FacilityAdmin(StaffEditAdmin):
         CONDOIT_FIELDSET,
     )
 
+    csv_columns = (
+        "id", "external_id", "name", "street", "city", "state", "zip", "latitude", "longitude",
+        "year_built", "contractor", "humidity_avg", "temperature_avg_f", "outdoor_exposure",
+        "arc_flash_study_date", "infrared_scan_date", "last_inspection_at",
+        ("live_equipment", "equipment_live"), "deleted_at", "condoit_updated_at", "synced_at",
+    )  # fmt: skip
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
-        match = getattr(request, "resolver_match", None)
-        if match is not None and match.url_name == "facilities_facility_changelist":
-            # Only the list needs the count; autocomplete and the change form stay plain.
-            qs = qs.annotate(
-                equipment_live=Count("equipment", filter=Q(equipment__deleted_at__isnull=True))
-            )
+        if is_list_request(request):
+            # Only the list (and its CSV export) needs the count; autocomplete and the change
+            # form stay plain.
+            qs = qs.annotate(equipment_live=live_equipment_count())
         return qs
 
     @admin.display(description="equipment", ordering="equipment_live")

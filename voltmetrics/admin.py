@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from equipment.models import TypeProfile
+from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
 from facilities.admin_support import ReadOnlyAdmin
 from masterbus.admin_history import HistoryAdmin
 
@@ -207,8 +208,10 @@ class EquipmentAssessmentAdmin(ReadOnlyAdmin):
         "served",
         "critical_threat",
         "algorithm_version",
-        ("equipment__facility", admin.RelatedOnlyFieldListFilter),
+        ("equipment__facility", AutocompleteListFilter),
+        ("equipment", AutocompleteListFilter),
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     search_fields = (
         "=equipment__external_id", "equipment__name", "=equipment__facility__external_id",
         "equipment__facility__name",
@@ -267,8 +270,9 @@ class FacilityAssessmentAdmin(ReadOnlyAdmin):
         "risk_level",
         "compliance_status",
         "algorithm_version",
-        ("facility", admin.RelatedOnlyFieldListFilter),
+        ("facility", AutocompleteListFilter),
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     search_fields = ("=facility__external_id", "facility__name")
     ordering = ("facility__name",)
     exclude = ("payload",)
@@ -325,8 +329,9 @@ class FacilitySnapshotAdmin(ReadOnlyAdmin):
         "backfilled",
         "month",
         "algorithm_version",
-        ("facility", admin.RelatedOnlyFieldListFilter),
+        ("facility", AutocompleteListFilter),
     )
+    Media = AutocompleteFilterMedia()  # the autocomplete filters' select2
     search_fields = ("=facility__external_id", "facility__name")
     date_hierarchy = "month"
     show_full_result_count = False
