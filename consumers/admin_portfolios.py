@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from masterbus.admin_history import HistoryAdmin
 from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
+from masterbus.admin_history import HistoryAdmin
 
 from .models import Portfolio, PortfolioFacility
 from .portfolios import membership_changed, portfolio_rules_apply
