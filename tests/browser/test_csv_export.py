@@ -37,9 +37,7 @@ def test_export_a_filtered_equipment_list(admin_page, portfolio):
     ).rating
     page.locator('details[data-filter-title="risk rating"] a', has_text=rating).click()
     expect(page).to_have_url(re.compile(r"rating="))
-    expected = in_north.filter(assessments__served=True, assessments__rating=rating).order_by(
-        "pk"
-    )
+    expected = in_north.filter(assessments__served=True, assessments__rating=rating).order_by("pk")
     assert expected.count() >= 1
     expect(page.locator("#result_list tbody tr")).to_have_count(expected.count())
 

@@ -71,7 +71,10 @@ def test_the_dashboard_numbers_are_the_databases(admin_page, portfolio, tmp_path
     rows = page.locator("#console-top tbody tr.console-top-facility")
     expect(rows).to_have_count(min(5, len(ranked)))
     shown = [
-        (rows.nth(i).locator("th").inner_text(), number(rows.nth(i).locator("td").nth(1).inner_text()))
+        (
+            rows.nth(i).locator("th").inner_text(),
+            number(rows.nth(i).locator("td").nth(1).inner_text()),
+        )
         for i in range(rows.count())
     ]
     assert sorted(shown, key=lambda r: (-r[1], r[0])) == shown
