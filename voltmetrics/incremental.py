@@ -69,3 +69,11 @@ def pending_changes(*, limit: int) -> PendingChanges | None:
 
 def pending_mark_recomputed(row_ids: list[int]) -> None:
     RecordChange.objects.filter(id__in=row_ids).update(recomputed_at=timezone.now())
+
+
+def pending_mark_covered(before) -> int:
+    """Mark the outbox rows recorded before ``before`` as recomputed: a full recompute that
+    started then read every record as they were, so it covers them. Returns how many."""
+    return RecordChange.objects.filter(recomputed_at__isnull=True, created_at__lt=before).update(
+        recomputed_at=timezone.now()
+    )
