@@ -33,9 +33,17 @@ def test_waits_for_a_running_recompute(monkeypatch):
     holder = threading.Thread(target=hold)
     holder.start()
     assert held.wait(5)
-    timer = threading.Timer(0.5, release.set)
-    timer.start()
     out, err = io.StringIO(), io.StringIO()
+
+    def release_once_waiting():  # however long the import before the lock takes
+        for _ in range(1500):
+            if "Waiting" in err.getvalue():
+                break
+            threading.Event().wait(0.02)
+        release.set()
+
+    timer = threading.Thread(target=release_once_waiting)
+    timer.start()
     try:
         run_demo(stdout=out, stderr=err)
     finally:
@@ -56,3 +64,24 @@ def test_gives_up_clearly_when_the_lock_stays_taken(monkeypatch):
             run_demo(stdout=out, stderr=io.StringIO())
     assert not FacilityAssessment.objects.exists()
     assert "MasterBus demo is ready" not in out.getvalue()
+
+
+def test_the_full_recompute_covers_the_imports_changes_and_only_those():
+    from datetime import timedelta
+
+    from facilities.models import RecordChange
+    from voltmetrics.incremental import pending_mark_covered
+
+    out = io.StringIO()
+    run_demo(stdout=out, stderr=io.StringIO())
+    changes = RecordChange.objects.count()
+    assert changes > 0
+    assert not RecordChange.objects.filter(recomputed_at__isnull=True).exists()
+    assert f"{changes} imported changes covered by it" in out.getvalue()
+    # A change recorded after a full recompute started is left for the next drain.
+    later = RecordChange.objects.create(
+        kind="equipment", external_id="eq_later", facility_external_id="", source="staff"
+    )
+    assert pending_mark_covered(later.created_at - timedelta(seconds=1)) == 0
+    later.refresh_from_db()
+    assert later.recomputed_at is None
