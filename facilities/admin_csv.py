@@ -18,6 +18,10 @@ a callable taking the row. A subclass extends them::
 
 or overrides ``get_csv_columns(request)``.
 
+The filters are run once with ``exists()`` before the answer starts (so a value the database
+refuses is a 400); the rows' cursor opens when the body is read and closes when the
+response is closed, as every WSGI server does — an answer nobody reads holds no cursor.
+
 Cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) get a leading ``'``; numbers, dates and booleans are written as
 values. Only users with view permission on the model may export; filters the list refuses
@@ -209,12 +213,6 @@ def csv_rows(
             close()
 
 
-def _prepend(first, rest: Iterator) -> Iterator:
-    """``first`` then ``rest``; closing it closes ``rest``."""
-    yield first
-    yield from rest
-
-
 def _refused_by_database(exc: DatabaseError) -> bool:
     """The database refused the filters' values (a bad pattern, a value out of range), as
     opposed to failing."""
@@ -295,9 +293,10 @@ class CsvExportMixin:
             queryset = queryset.values_list(*paths)
         elif related := related_paths(self.model, columns):
             queryset = queryset.select_related(*related)
-        rows = queryset.iterator(chunk_size=self.csv_chunk_size)
         try:
-            first = next(rows, None)  # runs the query: a refused filter is a 400, not a cut file
+            # The filters run once, cheaply, before the answer starts: a value the database
+            # refuses is a 400, not a file cut short.
+            queryset.exists()
         except DatabaseError as exc:
             if not _refused_by_database(exc):
                 raise
@@ -305,11 +304,9 @@ class CsvExportMixin:
                 f"Export refused: the database refused the list's filters ({exc}).",
                 content_type="text/plain; charset=utf-8",
             )
-        if first is None:
-            rows.close()
-            body = iter(())
-        else:
-            body = _prepend(first, rows)
+        # The cursor opens when the body is read, and closes when the response is closed
+        # (a server always closes it): never left open by an answer nobody reads.
+        body = queryset.iterator(chunk_size=self.csv_chunk_size)
         response = StreamingHttpResponse(
             csv_rows(columns, body, self, tuples=paths is not None),
             content_type="text/csv; charset=utf-8",
