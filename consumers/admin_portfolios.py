@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.forms.models import BaseInlineFormSet
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
 
 from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
 from masterbus.admin_history import HistoryAdmin
