@@ -4,8 +4,10 @@ thousands of facilities), save a rule, re-apply rules, and bind API keys and use
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
 
 from facilities.admin_autocomplete import AutocompleteFilterMedia, AutocompleteListFilter
 from masterbus.admin_history import HistoryAdmin
@@ -14,17 +16,60 @@ from .models import Portfolio, PortfolioFacility
 from .portfolios import membership_changed, portfolio_rules_apply
 
 
+class KnownFacilitySelect(AutocompleteSelect):
+    """The autocomplete widget renders its selected option's label from ``known`` (facilities
+    the inline already read with its rows) instead of one query per row; a value it does not
+    know (a form sent back with another pick) is read as the stock widget does."""
+
+    known: dict = {}
+
+    def optgroups(self, name, value, attr=None):
+        selected = {str(v) for v in value if str(v) not in self.choices.field.empty_values}
+        if not selected or not selected <= self.known.keys():
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        label = self.choices.field.label_from_instance
+        for key in sorted(selected):
+            obj = self.known[key]
+            options.append(self.create_option(name, obj.pk, label(obj), selected, len(options)))
+        return [(None, options, 0)]
+
+
+class PickedFacilityFormSet(BaseInlineFormSet):
+    """Hands each row's facility (read with the rows, ``select_related``) to its widget."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        instance = form.instance
+        if instance.pk is not None and instance.facility_id is not None:
+            widget = form.fields["facility"].widget
+            widget = getattr(widget, "widget", widget)  # inside the related-field wrapper
+            if isinstance(widget, KnownFacilitySelect):
+                widget.known = {str(instance.facility_id): instance.facility}
+        return form
+
+
 class PortfolioFacilityInline(admin.TabularInline):
     """The staff-picked facilities, chosen by autocomplete (search by name, id, city, street,
     contractor). The rule's members are not listed one by one (there may be thousands): the
     rule keeps them, and the portfolio shows how many there are."""
 
     model = PortfolioFacility
+    formset = PickedFacilityFormSet
     extra = 1
     autocomplete_fields = ["facility"]
     fields = ["facility"]
     verbose_name = "facility picked by staff"
     verbose_name_plural = "facilities picked by staff"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "facility":
+            kwargs["widget"] = KnownFacilitySelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return (
@@ -34,18 +79,6 @@ class PortfolioFacilityInline(admin.TabularInline):
             .select_related("facility")
             .order_by("facility__name", "facility_id")
         )
-
-
-def _count(rows):
-    """Rows of ``rows`` (with a ``portfolio`` column) per portfolio, as a subquery."""
-    counted = (
-        rows.filter(portfolio=OuterRef("pk"))
-        .order_by()
-        .values("portfolio")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def _count(rows):

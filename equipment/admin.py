@@ -22,6 +22,7 @@ from facilities.admin_support import (
 )
 from facilities.choices import RecordKind
 from masterbus.admin_history import HistoryAdmin
+from masterbus.admin_widgets import PlainSelect
 
 from .choices import Material
 from .models import (
@@ -339,6 +340,11 @@ class ReapplyingMappingAdmin(HistoryAdmin):
     """Saving or deleting a mapping brings the mirrored records in line, in one transaction."""
 
     key_field = ""
+
+    def get_changelist_form(self, request, **kwargs):
+        # The editable column's select, once per row: rendered without a template per option.
+        kwargs.setdefault("widgets", {field: PlainSelect for field in self.list_editable})
+        return super().get_changelist_form(request, **kwargs)
 
     def apply(self, key: str) -> int:
         raise NotImplementedError

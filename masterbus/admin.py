@@ -158,3 +158,6 @@ class LoginAttemptAdmin(AccessAttemptAdmin):
         self.message_user(
             request, f"Unlocked: forgot {n} failed-attempt record(s).", messages.SUCCESS
         )
+
+
+from . import admin_widgets  # noqa: E402, F401  (the scheduler's crontab page)

@@ -194,6 +194,27 @@ class ModelVersionAdmin(HistoryAdmin):
 # --- stored figures (read-only) ---------------------------------------------------------------
 
 
+class AlgorithmVersionFilter(admin.SimpleListFilter):
+    """The algorithm versions as choices: the model versions plus the versions of the facility
+    assessments (a few hundred rows), not a DISTINCT over every equipment assessment."""
+
+    title = "algorithm version"
+    parameter_name = "algorithm_version"
+
+    def lookups(self, request, model_admin):
+        versions = set(ModelVersion.objects.values_list("version", flat=True))
+        per_facility = FacilityAssessment.objects.order_by().values_list(
+            "algorithm_version", flat=True
+        )
+        versions |= set(per_facility.distinct())
+        return [(v, v) for v in sorted(versions) if v]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(algorithm_version=self.value())
+        return queryset
+
+
 @admin.register(EquipmentAssessment)
 class EquipmentAssessmentAdmin(ReadOnlyAdmin):
     list_display = (
@@ -207,7 +228,7 @@ class EquipmentAssessmentAdmin(ReadOnlyAdmin):
         "rating",
         "served",
         "critical_threat",
-        "algorithm_version",
+        AlgorithmVersionFilter,
         ("equipment__facility", AutocompleteListFilter),
         ("equipment", AutocompleteListFilter),
     )
@@ -216,7 +237,10 @@ class EquipmentAssessmentAdmin(ReadOnlyAdmin):
         "=equipment__external_id", "equipment__name", "=equipment__facility__external_id",
         "equipment__facility__name",
     )  # fmt: skip
-    ordering = ("-risk_score", "equipment__name")
+    # Highest score first, ties newest first: the order of the index ``assessment_score_order``
+    # (voltmetrics/migrations/0009), so a page reads its rows from the index instead of
+    # sorting every assessment joined to its equipment's name.
+    ordering = ("-risk_score", "-pk")
     show_full_result_count = False
     exclude = ("factors", "data_gaps", "nfpa_70b", "nfpa_70e")
     readonly_fields = ("factors_view", "data_gaps", "nfpa_70b_view", "nfpa_70e_view")

@@ -71,3 +71,25 @@ def test_adding_a_portfolio_in_the_admin_applies_its_rule(world, staff):
     assert r.status_code == 302, r.content.decode()[:3000]
     p = Portfolio.objects.get(slug="sf")
     assert sorted(p.facilities.values_list("external_id", flat=True)) == ["fac_beta", "fac_zeta"]
+
+
+def _change_page_queries(staff, p):
+    with CaptureQueriesContext(connection) as ctx:
+        r = staff.get(f"/admin/consumers/portfolio/{p.pk}/change/")
+    assert r.status_code == 200
+    return len(ctx), r.content.decode()
+
+
+def test_change_page_queries_do_not_grow_with_picked_facilities(world, staff):
+    from tests.admin import factories as f
+
+    picked = [f.facility(name=f"Picked {i:02d}") for i in range(12)]
+    p, _ = portfolio_save(slug="p", name="P", facility_ids=[picked[0].external_id])
+    few, html = _change_page_queries(staff, p)
+    assert "Picked 00" in html and "Picked 11" not in html
+    portfolio_save(slug="p", facility_ids=[x.external_id for x in picked])
+    many, html = _change_page_queries(staff, p)
+    # every picked facility is shown selected in its row, by name, without a query per row
+    for x in picked:
+        assert f'<option value="{x.pk}" selected>{x}</option>' in html
+    assert many == few
