@@ -158,12 +158,15 @@ def table(pages: list[dict]) -> list[list[str]]:
     rows = []
     for p in pages:
         median = statistics.median(p["ms"])
+        verdict = "download" if p.get("download") else "PASS" if median <= TARGET_MS else "FAIL"
         rows.append([p["name"], p["url"], f"{median:.1f}", f"{max(p['ms']):.1f}",
-                     str(p["queries"]), "PASS" if median <= TARGET_MS else "FAIL"])  # fmt: skip
+                     str(p["queries"]), verdict])  # fmt: skip
     return rows
 
 
 def verdicts(pages: list[dict]) -> list[tuple[str, bool, str]]:
+    # A download (the CSV export of a whole list) streams to its last row: not a page.
+    pages = [p for p in pages if not p.get("download")]
     slowest = max(pages, key=lambda p: statistics.median(p["ms"]))
     median = statistics.median(slowest["ms"])
     failed = [p["name"] for p in pages if statistics.median(p["ms"]) > TARGET_MS]
@@ -238,6 +241,9 @@ def child(renders: int, only: str = "") -> None:
                 cache.delete(CACHE_KEY)
             t0 = time.perf_counter()
             r = client.get(url)
+            if r.streaming:  # a download (the CSV export): timed to its last byte, then closed
+                b"".join(r.streaming_content)
+                r.close()
             dt = (time.perf_counter() - t0) * 1000
             if r.status_code != 200:
                 raise RuntimeError(f"{url} answered {r.status_code}")
@@ -246,8 +252,13 @@ def child(renders: int, only: str = "") -> None:
         if uncached:
             cache.delete(CACHE_KEY)
         with CaptureQueriesContext(connection) as ctx:
-            client.get(url)
-        return {"name": name, "url": url, "ms": ms, "queries": len(ctx.captured_queries)}
+            r = client.get(url)
+            download = r.streaming
+            if download:
+                b"".join(r.streaming_content)
+                r.close()
+        return {"name": name, "url": url, "ms": ms, "queries": len(ctx.captured_queries),
+                "download": download}  # fmt: skip
 
     if only == "dashboard":
         pages = [measure("dashboard, gauges recomputed", "/admin/", uncached=True)]
