@@ -37,13 +37,15 @@ def first(model):
 
 # (url name, query built from the first facility/equipment/run, queries). The session and
 # the user are two of them.
+# The facility and equipment lists also read their rows' served risk in one query (the risk
+# columns of voltmetrics/admin_risk.py).
 PAGES = [
-    ("equipment_equipment_changelist", "", 4),
-    ("equipment_equipment_changelist", "?facility__id__exact={facility}", 5),
+    ("equipment_equipment_changelist", "", 5),
+    ("equipment_equipment_changelist", "?facility__id__exact={facility}", 6),
     ("equipment_maintenancerecord_changelist", "?equipment__facility__id__exact={facility}", 5),
     ("facilities_fieldoverride_changelist", "?facility={facility}", 7),
     ("consumers_portfolio_changelist", "?facilities__id__exact={facility}", 6),
-    ("facilities_facility_changelist", "", 6),
+    ("facilities_facility_changelist", "", 7),
     ("facilities_syncrun_changelist", "", 7),
     ("facilities_rejectedrecord_changelist", "", 6),
     ("facilities_rejectedrecord_change", "{rejection}", 4),
