@@ -155,6 +155,21 @@ def test_pages_sorted_by_score_follow_one_another(admin_client, risk_world, monk
     assert shown == expected
 
 
+def test_a_search_through_the_facility_keeps_the_sort_and_the_pages(
+    admin_client, risk_world, monkeypatch
+):
+    monkeypatch.setattr(EquipmentRiskAdmin, "list_per_page", 2)
+    pks = dict(Equipment.objects.values_list("external_id", "pk"))
+    of_alpha = set(risk_world["alpha"].equipment.values_list("external_id", flat=True))
+    alpha = {k: v for k, v in served_scores().items() if k in of_alpha}
+    expected = by_score(alpha, descending=True, pks=pks)
+    col = column(admin_client, EQUIPMENT, "risk_score_column")
+    shown = []
+    for p in (1, 2):
+        shown += ids(admin_client, EQUIPMENT, {"q": "Alpha Plant", "o": f"-{col}", "p": p})
+    assert shown == expected and len(expected) == 4
+
+
 # --- filters ------------------------------------------------------------------------------------
 
 
