@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from equipment.models import Equipment
 from facilities.models import Facility
-from voltmetrics.admin_risk import EquipmentRiskAdmin
+from voltmetrics.admin_risk import EquipmentRiskAdmin, FacilityRiskAdmin
 from voltmetrics.choices import Source
 from voltmetrics.models import EquipmentAssessment, FacilityAssessment
 from voltmetrics.services import risk_recompute
@@ -135,18 +135,39 @@ def test_equipment_list_sorts_by_served_score(admin_client, risk_world):
         )
 
 
-def test_equipment_pages_sorted_by_score_follow_one_another(admin_client, risk_world, monkeypatch):
+@pytest.mark.parametrize("name", [FACILITIES, EQUIPMENT])
+def test_pages_sorted_by_score_follow_one_another(admin_client, risk_world, monkeypatch, name):
     """Keys first, then rows: each page holds the next rows of the one ordering."""
-    monkeypatch.setattr(EquipmentRiskAdmin, "list_per_page", 2)
-    pks = dict(Equipment.objects.values_list("external_id", "pk"))
-    expected = by_score(served_scores(), descending=True, pks=pks)
-    col = column(admin_client, EQUIPMENT, "risk_score_column")
+    model, model_admin, scores = {
+        FACILITIES: (Facility, FacilityRiskAdmin, facility_scores),
+        EQUIPMENT: (Equipment, EquipmentRiskAdmin, served_scores),
+    }[name]
+    monkeypatch.setattr(model_admin, "list_per_page", 2)
+    pks = dict(model.objects.values_list("external_id", "pk"))
+    expected = by_score(scores(), descending=True, pks=pks)
+    assert len(expected) in (4, 6)
+    col = column(admin_client, name, "risk_score_column")
     shown = []
-    for p in range(1, 4):
-        page = ids(admin_client, EQUIPMENT, {"o": f"-{col}", "p": p})
+    for p in range(1, len(expected) // 2 + 1):
+        page = ids(admin_client, name, {"o": f"-{col}", "p": p})
         assert len(page) == 2
         shown += page
-    assert shown == expected[:6] and len(expected) == 6
+    assert shown == expected
+
+
+def test_a_search_through_the_facility_keeps_the_sort_and_the_pages(
+    admin_client, risk_world, monkeypatch
+):
+    monkeypatch.setattr(EquipmentRiskAdmin, "list_per_page", 2)
+    pks = dict(Equipment.objects.values_list("external_id", "pk"))
+    of_alpha = set(risk_world["alpha"].equipment.values_list("external_id", flat=True))
+    alpha = {k: v for k, v in served_scores().items() if k in of_alpha}
+    expected = by_score(alpha, descending=True, pks=pks)
+    col = column(admin_client, EQUIPMENT, "risk_score_column")
+    shown = []
+    for p in (1, 2):
+        shown += ids(admin_client, EQUIPMENT, {"q": "Alpha Plant", "o": f"-{col}", "p": p})
+    assert shown == expected and len(expected) == 4
 
 
 # --- filters ------------------------------------------------------------------------------------

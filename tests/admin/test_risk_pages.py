@@ -322,3 +322,22 @@ def test_change_pages_with_risk_run_a_fixed_number_of_queries(admin_client, risk
     payload = FacilityAssessment.objects.get(facility=alpha, source="local").payload
     assert len(payload["top_threats"]) == 5 and len(payload["recommendations"]) == 10
     assert counts() == before
+
+
+def test_pages_with_figures_need_nothing_the_admins_policy_refuses(admin_client, risk_world):
+    """The panels, the chart and the badges: classes only, no inline style or script."""
+    from masterbus import csp
+
+    from .test_csp import HEADER, assert_allowed_by_policy
+
+    eq = risk_world["eq"]["eq_swbd"]  # both sources side by side
+    for url in (
+        reverse("admin:facilities_facility_change", args=[risk_world["alpha"].pk]),
+        reverse("admin:equipment_equipment_change", args=[eq.pk]),
+        reverse("admin:facilities_facility_changelist"),
+        reverse("admin:equipment_equipment_changelist"),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200 and response[HEADER] == csp.POLICY
+        assert "mb-risk-badge" in response.text
+        assert_allowed_by_policy(response, url)
